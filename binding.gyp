@@ -1,0 +1,36 @@
+{
+  "targets": [
+    {
+      "target_name": "tidelog",
+      "sources": [
+        "native/core/status.cc",
+        "native/core/crc32c.cc",
+        "native/core/file.cc",
+        "native/core/mapped_file.cc",
+        "native/core/index_file.cc",
+        "native/core/batch.cc",
+        "native/core/segment.cc",
+        "native/core/log.cc",
+        "native/core/dir_lock.cc",
+        "native/core/head_file.cc",
+        "native/binding/addon.cc",
+        "native/binding/errors.cc",
+        "native/binding/log_handle.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags!": ["-fno-exceptions", "-O2"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-O2"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "conditions": [
+        ["OS=='mac'", {
+          "xcode_settings": {
+            "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+            "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+            "GCC_OPTIMIZATION_LEVEL": "3"
+          }
+        }]
+      ]
+    }
+  ]
+}

@@ -1,0 +1,448 @@
+#include "binding/log_handle.h"
+
+#include <cstring>
+
+#include "binding/addon_data.h"
+#include "binding/errors.h"
+#include "core/endian.h"
+
+namespace tidelog {
+
+namespace {
+
+// Slots of the shared state array; src/native.ts names the same indexes.
+enum StateSlot {
+  kLogStartOffset = 0,
+  kLogEndOffset = 1,
+  kDurableOffset = 2,
+  kRecoveryPoint = 3,
+  kUnsyncedBytes = 4,
+  kAux1 = 5,  // append: last offset; read: next offset
+  kAux2 = 6,  // append: LogAppendTime used or -1
+  kStateSlots = 8,
+};
+
+// getRecord / offsetForTimestamp results below zero.
+constexpr double kNone = -1;
+constexpr double kCompressed = -2;
+constexpr double kTooLargeForScratch = -3;
+
+constexpr size_t kScratchBytes = 64 * 1024 + format::kHeaderSize;
+
+bool GetInt64(const Napi::Value& v, int64_t* out) {
+  if (!v.IsNumber()) return false;
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= -9007199254740991.0 && d <= 9007199254740991.0) || d != static_cast<double>(static_cast<int64_t>(d))) {
+    return false;
+  }
+  *out = static_cast<int64_t>(d);
+  return true;
+}
+
+void DeleteMappingRef(Napi::Env, uint8_t*, std::shared_ptr<Mapping>* ref) { delete ref; }
+
+// ---- async work --------------------------------------------------------------
+
+class OpenWorker : public Napi::AsyncWorker {
+ public:
+  OpenWorker(Napi::Env env, LogOptions options)
+      : Napi::AsyncWorker(env, "tidelog:open"), options_(std::move(options)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override { status_ = Log::Open(options_, &log_, &info_); }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (!status_.ok()) {
+      deferred_.Reject(MakeError(env, status_));
+      return;
+    }
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("log", LogHandle::NewInstance(env, std::move(log_)));
+    Napi::Object rec = Napi::Object::New(env);
+    rec.Set("clean", info_.clean);
+    rec.Set("segments", info_.segments);
+    rec.Set("segmentsRecovered", info_.segments_recovered);
+    rec.Set("bytesScanned", static_cast<double>(info_.bytes_scanned));
+    rec.Set("bytesTruncated", static_cast<double>(info_.bytes_truncated));
+    rec.Set("recoveryPoint", static_cast<double>(info_.recovery_point));
+    result.Set("recovery", rec);
+    deferred_.Resolve(result);
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  LogOptions options_;
+  Napi::Promise::Deferred deferred_;
+  Status status_;
+  std::unique_ptr<Log> log_;
+  RecoveryInfo info_;
+};
+
+class SyncWorker : public Napi::AsyncWorker {
+ public:
+  SyncWorker(Napi::Env env, Napi::Object owner, LogHandle* handle, std::unique_ptr<SyncJob> job)
+      : Napi::AsyncWorker(env, "tidelog:sync"),
+        handle_(handle),
+        job_(std::move(job)),
+        deferred_(Napi::Promise::Deferred::New(env)) {
+    owner_ = Napi::Persistent(owner);  // keep the handle alive while the job runs
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override { status_ = job_->Run(); }
+  void OnOK() override {
+    handle_->sync_in_flight = false;
+    if (!status_.ok()) {
+      deferred_.Reject(MakeError(Env(), status_));
+      return;
+    }
+    if (!handle_->log()->closed()) {
+      handle_->log()->CompleteSync(*job_);
+      handle_->UpdateState();
+    }
+    deferred_.Resolve(Napi::Boolean::New(Env(), true));
+  }
+  void OnError(const Napi::Error& e) override {
+    handle_->sync_in_flight = false;
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  Napi::ObjectReference owner_;
+  LogHandle* handle_;
+  std::unique_ptr<SyncJob> job_;
+  Napi::Promise::Deferred deferred_;
+  Status status_;
+};
+
+class CloseWorker : public Napi::AsyncWorker {
+ public:
+  CloseWorker(Napi::Env env, Napi::Object owner, LogHandle* handle)
+      : Napi::AsyncWorker(env, "tidelog:close"), handle_(handle), deferred_(Napi::Promise::Deferred::New(env)) {
+    owner_ = Napi::Persistent(owner);
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override { status_ = handle_->log()->Close(); }
+  void OnOK() override {
+    handle_->UpdateState();
+    if (!status_.ok()) {
+      deferred_.Reject(MakeError(Env(), status_));
+    } else {
+      deferred_.Resolve(Env().Undefined());
+    }
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::ObjectReference owner_;
+  LogHandle* handle_;
+  Napi::Promise::Deferred deferred_;
+  Status status_;
+};
+
+}  // namespace
+
+// ---- LogHandle -----------------------------------------------------------------
+
+Napi::Function LogHandle::Init(Napi::Env env) {
+  return DefineClass(env, "NativeLog",
+                     {
+                         InstanceMethod<&LogHandle::Append>("append"),
+                         InstanceMethod<&LogHandle::Read>("read"),
+                         InstanceMethod<&LogHandle::BatchAt>("batchAt"),
+                         InstanceMethod<&LogHandle::GetRecord>("getRecord"),
+                         InstanceMethod<&LogHandle::OffsetForTimestamp>("offsetForTimestamp"),
+                         InstanceMethod<&LogHandle::BatchForTimestamp>("batchForTimestamp"),
+                         InstanceMethod<&LogHandle::Sync>("sync"),
+                         InstanceMethod<&LogHandle::TruncateTo>("truncateTo"),
+                         InstanceMethod<&LogHandle::Segments>("segments"),
+                         InstanceMethod<&LogHandle::Refresh>("refresh"),
+                         InstanceMethod<&LogHandle::Close>("close"),
+                         InstanceMethod<&LogHandle::Noop>("noop"),
+                     });
+}
+
+Napi::Object LogHandle::NewInstance(Napi::Env env, std::unique_ptr<Log> log) {
+  Napi::External<Log> ext = Napi::External<Log>::New(env, log.release());
+  return GetAddonData(env)->log_constructor.New({ext});
+}
+
+LogHandle::LogHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LogHandle>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 1 || !info[0].IsExternal()) {
+    ThrowInvalid(env, "NativeLog is created by openLog()");
+    return;
+  }
+  log_.reset(info[0].As<Napi::External<Log>>().Data());
+  Napi::Float64Array state = Napi::Float64Array::New(env, kStateSlots);
+  state_ = state.Data();
+  state_ref_ = Napi::Persistent(state);
+  Napi::Buffer<uint8_t> scratch = Napi::Buffer<uint8_t>::New(env, kScratchBytes);
+  scratch_ = scratch.Data();
+  scratch_size_ = kScratchBytes;
+  scratch_ref_ = Napi::Persistent(scratch);
+  info.This().As<Napi::Object>().Set("state", state);
+  info.This().As<Napi::Object>().Set("scratch", scratch);
+  UpdateState();
+}
+
+LogHandle::~LogHandle() {
+  // A handle collected without close(): release the lock and files, but never
+  // mark the shutdown clean (nothing was synced).
+  log_.reset();
+}
+
+void LogHandle::UpdateState() {
+  state_[kLogStartOffset] = static_cast<double>(log_->log_start_offset());
+  state_[kLogEndOffset] = static_cast<double>(log_->log_end_offset());
+  state_[kDurableOffset] = static_cast<double>(log_->durable_offset());
+  state_[kRecoveryPoint] = static_cast<double>(log_->recovery_point());
+  state_[kUnsyncedBytes] = static_cast<double>(log_->unsynced_bytes());
+}
+
+bool LogHandle::CheckOpen(Napi::Env env) {
+  if (log_->closed()) {
+    ThrowStatus(env, Status(Code::kClosed, "log " + log_->options().dir + " is closed"));
+    return false;
+  }
+  return true;
+}
+
+Napi::Value LogHandle::Append(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  if (info.Length() < 2 || !info[0].IsTypedArray() || !info[1].IsNumber()) {
+    return ThrowInvalid(env, "append(batches: Uint8Array, flags: number)");
+  }
+  Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
+  if (ta.TypedArrayType() != napi_uint8_array) return ThrowInvalid(env, "append: batches must be a Uint8Array");
+  Napi::Uint8Array buf = ta.As<Napi::Uint8Array>();
+  AppendResult r;
+  Status st = log_->Append(buf.Data(), buf.ByteLength(), info[1].As<Napi::Number>().Int32Value(), &r);
+  if (!st.ok()) return ThrowStatus(env, st);
+  UpdateState();
+  state_[kAux1] = static_cast<double>(r.last_offset);
+  state_[kAux2] = static_cast<double>(r.append_time);
+  return Napi::Number::New(env, static_cast<double>(r.base_offset));
+}
+
+Napi::Value LogHandle::WrapRead(Napi::Env env, const ReadResult& r) {
+  state_[kAux1] = static_cast<double>(r.next_offset);
+  if (r.length == 0) return env.Null();
+  if (log_->read_only()) return Napi::Buffer<uint8_t>::Copy(env, r.data, r.length);
+  auto* ref = new std::shared_ptr<Mapping>(r.mapping);
+  return Napi::Buffer<uint8_t>::New(env, const_cast<uint8_t*>(r.data), r.length, DeleteMappingRef, ref);
+}
+
+Napi::Value LogHandle::Read(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  int64_t offset, max_bytes, upper;
+  if (info.Length() < 3 || !GetInt64(info[0], &offset) || !GetInt64(info[1], &max_bytes) ||
+      !GetInt64(info[2], &upper) || max_bytes < 0) {
+    return ThrowInvalid(env, "read(offset, maxBytes, upperOffset) takes integers");
+  }
+  ReadResult r;
+  Status st = log_->Refresh();
+  if (st.ok()) st = log_->Read(offset, static_cast<size_t>(max_bytes), upper, &r);
+  UpdateState();
+  if (!st.ok()) return ThrowStatus(env, st);
+  return WrapRead(env, r);
+}
+
+Napi::Value LogHandle::BatchAt(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  int64_t offset;
+  if (info.Length() < 1 || !GetInt64(info[0], &offset)) return ThrowInvalid(env, "batchAt(offset) takes an integer");
+  PlacedBatch b;
+  ReadResult r;
+  Status st = log_->Refresh();
+  if (st.ok()) st = log_->ReadBatchAt(offset, &b, &r);
+  UpdateState();
+  if (!st.ok()) return ThrowStatus(env, st);
+  return WrapRead(env, r);
+}
+
+Napi::Value LogHandle::GetRecord(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  int64_t offset;
+  if (info.Length() < 1 || !GetInt64(info[0], &offset)) return ThrowInvalid(env, "getRecord(offset) takes an integer");
+  PlacedBatch b;
+  ReadResult r;
+  Status st = log_->Refresh();
+  if (st.ok()) st = log_->ReadBatchAt(offset, &b, &r);
+  if (!st.ok()) return ThrowStatus(env, st);
+  if (r.length == 0) return Napi::Number::New(env, kNone);
+  if (b.header.compression() != format::kCompressionNone) return Napi::Number::New(env, kCompressed);
+  RecordRef rec;
+  if (!FindRecord(r.data, b.header, offset, &rec)) return Napi::Number::New(env, kNone);
+  if (rec.length + format::kHeaderSize > scratch_size_) return Napi::Number::New(env, kTooLargeForScratch);
+  std::memcpy(scratch_, r.data, format::kHeaderSize);
+  std::memcpy(scratch_ + format::kHeaderSize, rec.data, rec.length);
+  return Napi::Number::New(env, static_cast<double>(rec.length));
+}
+
+Napi::Value LogHandle::OffsetForTimestamp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  int64_t ts;
+  if (info.Length() < 1 || !GetInt64(info[0], &ts)) {
+    return ThrowInvalid(env, "offsetForTimestamp(timestamp) takes an integer");
+  }
+  bool found;
+  ReadResult r;
+  BatchHeader h;
+  Status st = log_->Refresh();
+  if (st.ok()) st = log_->FindBatchByTimestamp(ts, &found, &r, &h);
+  if (!st.ok()) return ThrowStatus(env, st);
+  if (!found) return Napi::Number::New(env, kNone);
+  if (h.compression() != format::kCompressionNone) return Napi::Number::New(env, kCompressed);
+  RecordRef rec;
+  if (!FindRecordByTimestamp(r.data, h, ts, &rec)) return Napi::Number::New(env, kNone);
+  return Napi::Number::New(env, static_cast<double>(std::max(rec.offset, log_->log_start_offset())));
+}
+
+Napi::Value LogHandle::BatchForTimestamp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  int64_t ts;
+  if (info.Length() < 1 || !GetInt64(info[0], &ts)) {
+    return ThrowInvalid(env, "batchForTimestamp(timestamp) takes an integer");
+  }
+  bool found;
+  ReadResult r;
+  BatchHeader h;
+  Status st = log_->Refresh();
+  if (st.ok()) st = log_->FindBatchByTimestamp(ts, &found, &r, &h);
+  if (!st.ok()) return ThrowStatus(env, st);
+  return WrapRead(env, r);
+}
+
+Napi::Value LogHandle::Sync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  if (log_->read_only()) return ThrowStatus(env, Status(Code::kReadOnly, "a read-only log cannot sync"));
+  if (sync_in_flight) return ThrowInvalid(env, "a sync is already running on this log");
+  bool force = info.Length() > 0 && info[0].ToBoolean().Value();
+  std::unique_ptr<SyncJob> job = log_->PrepareSync(force);
+  if (!job) {
+    auto d = Napi::Promise::Deferred::New(env);
+    d.Resolve(Napi::Boolean::New(env, false));
+    return d.Promise();
+  }
+  auto* w = new SyncWorker(env, info.This().As<Napi::Object>(), this, std::move(job));
+  Napi::Promise p = w->Promise();
+  sync_in_flight = true;
+  w->Queue();
+  return p;
+}
+
+Napi::Value LogHandle::TruncateTo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  int64_t offset;
+  if (info.Length() < 1 || !GetInt64(info[0], &offset)) return ThrowInvalid(env, "truncateTo(offset) takes an integer");
+  if (sync_in_flight) return ThrowInvalid(env, "truncateTo while a sync is running");
+  Status st = log_->TruncateTo(offset);
+  UpdateState();
+  if (!st.ok()) return ThrowStatus(env, st);
+  return Napi::Number::New(env, static_cast<double>(log_->log_end_offset()));
+}
+
+Napi::Value LogHandle::Segments(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  Status st = log_->Refresh();
+  if (!st.ok()) return ThrowStatus(env, st);
+  std::vector<SegmentInfo> segs = log_->Segments();
+  Napi::Array out = Napi::Array::New(env, segs.size());
+  for (size_t i = 0; i < segs.size(); i++) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("baseOffset", static_cast<double>(segs[i].base_offset));
+    o.Set("nextOffset", static_cast<double>(segs[i].next_offset));
+    o.Set("sizeBytes", static_cast<double>(segs[i].size));
+    o.Set("maxTimestamp", static_cast<double>(segs[i].max_timestamp));
+    o.Set("active", segs[i].active);
+    out[i] = o;
+  }
+  return out;
+}
+
+Napi::Value LogHandle::Refresh(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  Status st = log_->Refresh();
+  UpdateState();
+  if (!st.ok()) return ThrowStatus(env, st);
+  return env.Undefined();
+}
+
+Napi::Value LogHandle::Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (log_->closed()) {
+    auto d = Napi::Promise::Deferred::New(env);
+    d.Resolve(env.Undefined());
+    return d.Promise();
+  }
+  if (sync_in_flight) return ThrowInvalid(env, "close while a sync is running");
+  auto* w = new CloseWorker(env, info.This().As<Napi::Object>(), this);
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+// The cheapest possible call: the baseline of what crossing N-API costs (bench/micro).
+Napi::Value LogHandle::Noop(const Napi::CallbackInfo& info) { return info.Env().Undefined(); }
+
+// ---- openLog ---------------------------------------------------------------------
+
+Napi::Value OpenLog(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) return ThrowInvalid(env, "openLog(options) takes an object");
+  Napi::Object o = info[0].As<Napi::Object>();
+  LogOptions opts;
+  Napi::Value dir = o.Get("dir");
+  if (!dir.IsString()) return ThrowInvalid(env, "openLog: dir must be a string");
+  opts.dir = dir.As<Napi::String>().Utf8Value();
+  struct NumOpt {
+    const char* name;
+    int64_t min;
+    int64_t max;
+    int64_t* out;
+  };
+  int64_t segment_bytes = static_cast<int64_t>(opts.segment.segment_bytes);
+  int64_t index_interval = opts.segment.index_interval_bytes;
+  int64_t max_index = opts.segment.max_index_bytes;
+  int64_t max_message = opts.max_message_bytes;
+  int64_t checkpoint_interval = static_cast<int64_t>(opts.checkpoint_interval_bytes);
+  NumOpt nums[] = {
+      {"segmentBytes", 14, 2147483647, &segment_bytes},
+      {"indexIntervalBytes", 0, 2147483647, &index_interval},
+      {"maxIndexBytes", 64, 2147483647, &max_index},
+      {"segmentMs", 1, 9007199254740991, &opts.segment_ms},
+      {"maxMessageBytes", 0, 2147483647, &max_message},
+      {"checkpointIntervalBytes", 0, 9007199254740991, &checkpoint_interval},
+  };
+  for (const NumOpt& n : nums) {
+    Napi::Value v = o.Get(n.name);
+    if (v.IsUndefined()) continue;
+    int64_t x;
+    if (!GetInt64(v, &x) || x < n.min || x > n.max) {
+      return ThrowInvalid(env, std::string("openLog: ") + n.name + " must be an integer in [" + std::to_string(n.min) +
+                                   ", " + std::to_string(n.max) + "]");
+    }
+    *n.out = x;
+  }
+  opts.segment.segment_bytes = static_cast<uint64_t>(segment_bytes);
+  opts.segment.index_interval_bytes = static_cast<uint32_t>(index_interval);
+  opts.segment.max_index_bytes = static_cast<uint32_t>(max_index);
+  opts.max_message_bytes = static_cast<uint32_t>(max_message);
+  opts.checkpoint_interval_bytes = static_cast<uint64_t>(checkpoint_interval);
+  opts.read_only = o.Get("readOnly").ToBoolean().Value();
+  auto* w = new OpenWorker(env, std::move(opts));
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+}  // namespace tidelog

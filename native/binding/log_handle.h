@@ -1,0 +1,63 @@
+// LogHandle: the JS object that owns one core Log.
+//
+// Hot calls (append, read, getRecord, offsetForTimestamp) return numbers or a
+// Buffer; the log's offsets are mirrored into `state`, a Float64Array the handle
+// owns, after every call that can change them, so reading logEndOffset from JS
+// costs no native call. Records fetched one at a time are copied into `scratch`,
+// a Buffer set up once per handle.
+//
+// Zero-copy reads: read() returns a Buffer that points into the segment's
+// mapping and holds a reference to it; the mapping is unmapped only after every
+// such Buffer has been collected. A log opened read-only returns copies instead
+// (the writer in another process may truncate the file under a mapping).
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+
+#include "core/log.h"
+
+namespace tidelog {
+
+class LogHandle : public Napi::ObjectWrap<LogHandle> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  static Napi::Object NewInstance(Napi::Env env, std::unique_ptr<Log> log);
+  explicit LogHandle(const Napi::CallbackInfo& info);
+  ~LogHandle() override;
+
+  Log* log() { return log_.get(); }
+  void UpdateState();
+  bool sync_in_flight = false;
+
+ private:
+  Napi::Value Append(const Napi::CallbackInfo& info);
+  Napi::Value Read(const Napi::CallbackInfo& info);
+  Napi::Value BatchAt(const Napi::CallbackInfo& info);
+  Napi::Value GetRecord(const Napi::CallbackInfo& info);
+  Napi::Value OffsetForTimestamp(const Napi::CallbackInfo& info);
+  Napi::Value BatchForTimestamp(const Napi::CallbackInfo& info);
+  Napi::Value Sync(const Napi::CallbackInfo& info);
+  Napi::Value TruncateTo(const Napi::CallbackInfo& info);
+  Napi::Value Segments(const Napi::CallbackInfo& info);
+  Napi::Value Refresh(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value Noop(const Napi::CallbackInfo& info);
+
+  Napi::Value WrapRead(Napi::Env env, const ReadResult& r);
+  bool CheckOpen(Napi::Env env);
+
+  std::unique_ptr<Log> log_;
+  Napi::Reference<Napi::Float64Array> state_ref_;
+  double* state_ = nullptr;
+  Napi::Reference<Napi::Buffer<uint8_t>> scratch_ref_;
+  uint8_t* scratch_ = nullptr;
+  size_t scratch_size_ = 0;
+};
+
+// Opens a log on a worker thread (recovery may read a long tail) and resolves
+// to { log, recovery }.
+Napi::Value OpenLog(const Napi::CallbackInfo& info);
+
+}  // namespace tidelog

@@ -1,0 +1,80 @@
+// Batch: reading and checking RecordBatch v2 headers and records in place.
+//
+// Nothing here allocates or copies: every function takes a pointer into a
+// mapped segment or a caller's buffer plus the number of bytes that may be read,
+// and never reads past it, whatever the bytes say (they may be garbage from a
+// torn write, or fuzz).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "core/format.h"
+#include "core/status.h"
+
+namespace tidelog {
+
+struct BatchHeader {
+  int64_t base_offset;
+  int32_t length;  // bytes after the length field
+  int32_t leader_epoch;
+  int8_t magic;
+  uint32_t crc;
+  int16_t attributes;
+  int32_t last_offset_delta;
+  int64_t base_timestamp;
+  int64_t max_timestamp;
+  int64_t producer_id;
+  int16_t producer_epoch;
+  int32_t base_sequence;
+  int32_t records_count;
+
+  int64_t last_offset() const { return base_offset + last_offset_delta; }
+  int64_t next_offset() const { return last_offset() + 1; }
+  size_t total_size() const { return format::kLogOverhead + static_cast<size_t>(length); }
+  int compression() const { return attributes & format::kCompressionMask; }
+};
+
+// Parses the 61-byte header at p. Requires avail >= kHeaderSize.
+void ParseHeader(const uint8_t* p, BatchHeader* h);
+
+enum class BatchCheck {
+  kOk,
+  kTruncated,   // fewer bytes than the header or the declared length
+  kBadLength,   // length too small for a header, or absurdly large
+  kBadMagic,
+  kBadCrc,
+  kBadOffsets,  // negative last offset delta or records count
+};
+
+const char* BatchCheckName(BatchCheck c);
+
+// Checks framing (and the CRC when check_crc) of the batch at p. On kOk *h is set.
+BatchCheck CheckBatch(const uint8_t* p, size_t avail, bool check_crc, size_t max_batch_bytes, BatchHeader* h);
+
+// CRC-32C of the batch's CRC-covered region (attributes to end).
+uint32_t ComputeBatchCrc(const uint8_t* batch, size_t total_size);
+
+// Walks the records of an uncompressed batch and checks that they fill the
+// batch exactly, that their count matches the header and that offset deltas are
+// 0, 1, 2, ... when strict_deltas (or merely increasing and <= lastOffsetDelta).
+Status CheckRecords(const uint8_t* batch, const BatchHeader& h, bool strict_deltas);
+
+// Finds, in an uncompressed batch, the record with absolute offset `offset`
+// (found: *rec / *rec_len set) or, with by_timestamp, the first record whose
+// timestamp is >= `timestamp`. Returns false when there is none.
+struct RecordRef {
+  const uint8_t* data;  // first byte after the record's length varint
+  size_t length;
+  int64_t offset;
+  int64_t timestamp;
+};
+bool FindRecord(const uint8_t* batch, const BatchHeader& h, int64_t offset, RecordRef* out);
+bool FindRecordByTimestamp(const uint8_t* batch, const BatchHeader& h, int64_t timestamp, RecordRef* out);
+
+// Zigzag LEB128 varints (protobuf's), bounds-checked. Return bytes read or 0 on error.
+size_t ReadVarint(const uint8_t* p, const uint8_t* end, int32_t* out);
+size_t ReadVarlong(const uint8_t* p, const uint8_t* end, int64_t* out);
+
+}  // namespace tidelog

@@ -1,0 +1,63 @@
+// File: an owned file descriptor with the few operations the log needs.
+//
+// Every operation returns a Status; ENOSPC and EDQUOT become kDiskFull so that
+// a full disk is a typed error at the call that hit it. Files are shared
+// (std::shared_ptr) between the log, which appends on the JS thread, and sync
+// jobs, which fdatasync on a worker thread: the descriptor closes only when the
+// last owner lets go.
+#pragma once
+
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace tidelog {
+
+Status ErrnoStatus(int err, const std::string& what, const std::string& path);
+
+class File {
+ public:
+  // flags as for open(2); O_CLOEXEC is always added.
+  static Status Open(const std::string& path, int flags, std::shared_ptr<File>* out);
+  ~File();
+  File(const File&) = delete;
+  File& operator=(const File&) = delete;
+
+  int fd() const { return fd_; }
+  const std::string& path() const { return path_; }
+
+  Status Size(uint64_t* size) const;
+  Status PRead(void* buf, size_t n, uint64_t offset, size_t* read) const;
+  Status PWriteAll(const void* buf, size_t n, uint64_t offset);
+  // Writes every iovec at `offset`. On failure the caller truncates back.
+  Status PWriteVAll(std::vector<struct iovec>& iov, uint64_t offset);
+  Status Truncate(uint64_t size);
+  // Reserves [offset, offset+len) on disk (fallocate), so later writes there cannot hit ENOSPC.
+  Status Allocate(uint64_t offset, uint64_t len);
+  Status DataSync();
+  Status Sync();
+
+ private:
+  File(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  int fd_;
+  std::string path_;
+};
+
+// fsync a directory so that creates, renames and unlinks in it are durable.
+Status SyncDir(const std::string& dir);
+// Write `data` to dir/name atomically: temp file, fsync, rename, fsync dir.
+Status WriteFileAtomic(const std::string& dir, const std::string& name, const std::string& data);
+// Reads a whole (small) file. kIoError with errno ENOENT reported via *missing.
+Status ReadSmallFile(const std::string& path, std::string* out, bool* missing);
+Status RemoveFile(const std::string& path);  // ENOENT is not an error
+Status ListDir(const std::string& dir, std::vector<std::string>* names);
+Status MakeDirs(const std::string& dir);
+bool FileExists(const std::string& path);
+
+}  // namespace tidelog

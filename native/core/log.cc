@@ -1,0 +1,624 @@
+#include "core/log.h"
+
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <limits>
+
+#include "core/crc32c.h"
+#include "core/endian.h"
+
+namespace tidelog {
+
+using namespace format;
+
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Parses "00000000000000012345" (exactly 20 digits) into *offset.
+bool ParseBaseOffset(const std::string& stem, int64_t* offset) {
+  if (stem.size() != static_cast<size_t>(kFileNameDigits)) return false;
+  int64_t v = 0;
+  for (char c : stem) {
+    if (c < '0' || c > '9') return false;
+    if (v > (std::numeric_limits<int64_t>::max() - 9) / 10) return false;
+    v = v * 10 + (c - '0');
+  }
+  *offset = v;
+  return true;
+}
+
+// Checkpoint files are Kafka-like text: a version line, then the offset.
+Status ReadOffsetCheckpoint(const std::string& path, int64_t* offset, bool* present) {
+  std::string text;
+  bool missing;
+  TL_RETURN_IF_ERROR(ReadSmallFile(path, &text, &missing));
+  *present = false;
+  if (missing) return Status::OK();
+  size_t nl = text.find('\n');
+  if (nl == std::string::npos || text.substr(0, nl) != "0") {
+    return Status(Code::kCorrupt, "checkpoint " + path + " has an unknown version");
+  }
+  std::string rest = text.substr(nl + 1);
+  while (!rest.empty() && (rest.back() == '\n' || rest.back() == ' ')) rest.pop_back();
+  if (rest.empty() || rest.size() > 19 || rest.find_first_not_of("0123456789") != std::string::npos) {
+    return Status(Code::kCorrupt, "checkpoint " + path + " does not hold an offset");
+  }
+  *offset = std::strtoll(rest.c_str(), nullptr, 10);
+  *present = true;
+  return Status::OK();
+}
+
+std::string OffsetCheckpointText(int64_t offset) { return "0\n" + std::to_string(offset) + "\n"; }
+
+}  // namespace
+
+Status SyncJob::Run() {
+  for (const auto& f : files) TL_RETURN_IF_ERROR(f->DataSync());
+  if (sync_dir) TL_RETURN_IF_ERROR(SyncDir(dir));
+  if (write_checkpoint) {
+    TL_RETURN_IF_ERROR(WriteFileAtomic(dir, kRecoveryPointFile, OffsetCheckpointText(target_offset)));
+  }
+  return Status::OK();
+}
+
+Status Log::Open(const LogOptions& options, std::unique_ptr<Log>* out, RecoveryInfo* info) {
+  if (options.dir.empty()) return Status(Code::kInvalidArgument, "log directory must not be empty");
+  std::unique_ptr<Log> log(new Log(options));
+  log->options_.segment.writable = !options.read_only;
+  if (options.read_only) {
+    TL_RETURN_IF_ERROR(HeadFile::Open(options.dir, false, &log->head_));
+    TL_RETURN_IF_ERROR(log->LoadForReader());
+  } else {
+    TL_RETURN_IF_ERROR(log->OpenWriter(info));
+  }
+  *out = std::move(log);
+  return Status::OK();
+}
+
+Log::~Log() = default;
+
+Status Log::OpenWriter(RecoveryInfo* info) {
+  const std::string& dir = options_.dir;
+  TL_RETURN_IF_ERROR(MakeDirs(dir));
+  TL_RETURN_IF_ERROR(DirLock::Acquire(dir, &lock_));
+
+  // Leftovers of interrupted work, resolved as Kafka's LogLoader does: temp and
+  // .deleted/.cleaned files go; a .swap file completes its swap.
+  std::vector<std::string> names;
+  TL_RETURN_IF_ERROR(ListDir(dir, &names));
+  bool dir_changed = false;
+  for (const std::string& n : names) {
+    std::string path = dir + "/" + n;
+    if (EndsWith(n, ".tmp") || EndsWith(n, ".deleted") || EndsWith(n, ".cleaned")) {
+      TL_RETURN_IF_ERROR(RemoveFile(path));
+      dir_changed = true;
+    } else if (EndsWith(n, ".swap")) {
+      std::string dst = path.substr(0, path.size() - 5);
+      if (::rename(path.c_str(), dst.c_str()) != 0) return ErrnoStatus(errno, "rename", path);
+      dir_changed = true;
+    }
+  }
+
+  std::string marker = dir + "/" + kCleanShutdownFile;
+  bool clean = FileExists(marker);
+  int64_t rp = 0;
+  bool rp_present = false;
+  Status st = ReadOffsetCheckpoint(dir + "/" + kRecoveryPointFile, &rp, &rp_present);
+  if (!st.ok()) {
+    rp = 0;  // a damaged checkpoint only costs a longer scan
+    clean = false;
+  }
+  int64_t lso = 0;
+  bool lso_present = false;
+  st = ReadOffsetCheckpoint(dir + "/" + kLogStartOffsetFile, &lso, &lso_present);
+  if (!st.ok()) lso_present = false;
+  if (clean) {
+    // Delete the marker durably before writing anything: a stale marker would
+    // make the next open trust a tail that this session may tear.
+    TL_RETURN_IF_ERROR(RemoveFile(marker));
+    dir_changed = true;
+  }
+  if (dir_changed) TL_RETURN_IF_ERROR(SyncDir(dir));
+
+  info->clean = clean;
+  info->recovery_point = rp;
+  TL_RETURN_IF_ERROR(LoadSegments(clean, rp, info));
+  if (segments_.empty()) {
+    std::unique_ptr<Segment> s;
+    TL_RETURN_IF_ERROR(Segment::Create(dir, lso_present ? lso : 0, options_.segment, &s));
+    segments_.push_back(std::move(s));
+    TL_RETURN_IF_ERROR(SyncDir(dir));
+  }
+  log_end_offset_ = segments_.back()->next_offset();
+  log_start_offset_ = segments_.front()->base_offset();
+  if (lso_present && lso > log_start_offset_) log_start_offset_ = std::min(lso, log_end_offset_);
+
+  // Everything now in the files is made durable before JS sees the log, so
+  // durable_offset starts at the end and the next open scans nothing.
+  bool scanned = info->segments_recovered > 0;
+  for (auto& s : segments_) {
+    if (!clean && scanned) {
+      TL_RETURN_IF_ERROR(s->log_file()->DataSync());
+      if (s->sealed()) {
+        TL_RETURN_IF_ERROR(s->offset_index().file()->DataSync());
+        TL_RETURN_IF_ERROR(s->time_index().file()->DataSync());
+      }
+    }
+    s->synced_size = s->size();
+    s->indexes_synced = true;
+  }
+  if (!clean) TL_RETURN_IF_ERROR(SyncDir(dir));
+  durable_offset_ = log_end_offset_;
+  recovery_point_ = log_end_offset_;
+  if (!clean || rp != log_end_offset_) TL_RETURN_IF_ERROR(WriteRecoveryPoint(log_end_offset_));
+
+  TL_RETURN_IF_ERROR(HeadFile::Open(dir, true, &head_));
+  HeadState prev;
+  if (head_->Read(&prev)) generation_ = prev.generation + 1;
+  Publish();
+  return Status::OK();
+}
+
+Status Log::LoadSegments(bool clean, int64_t recovery_point, RecoveryInfo* info) {
+  const std::string& dir = options_.dir;
+  std::vector<std::string> names;
+  TL_RETURN_IF_ERROR(ListDir(dir, &names));
+  std::vector<int64_t> bases;
+  for (const std::string& n : names) {
+    int64_t base;
+    if (EndsWith(n, kLogSuffix) && ParseBaseOffset(n.substr(0, n.size() - 4), &base)) bases.push_back(base);
+  }
+  std::sort(bases.begin(), bases.end());
+  // Index files whose log is gone are orphans.
+  for (const std::string& n : names) {
+    for (const char* suffix : {kIndexSuffix, kTimeIndexSuffix}) {
+      std::string sfx = suffix;
+      int64_t base;
+      if (EndsWith(n, sfx) && ParseBaseOffset(n.substr(0, n.size() - sfx.size()), &base) &&
+          !std::binary_search(bases.begin(), bases.end(), base)) {
+        TL_RETURN_IF_ERROR(RemoveFile(dir + "/" + n));
+      }
+    }
+  }
+
+  info->segments = static_cast<int32_t>(bases.size());
+  for (size_t i = 0; i < bases.size(); i++) {
+    std::unique_ptr<Segment> s;
+    TL_RETURN_IF_ERROR(Segment::Open(dir, bases[i], options_.segment, &s));
+    bool below_rp = i + 1 < bases.size() && bases[i + 1] <= recovery_point;
+    bool recovered = false;
+    uint64_t truncated = 0;
+    if (clean || below_rp) {
+      if (!s->LoadTrusted().ok()) {
+        // Indexes missing or inconsistent: rebuild them from the log (checking every CRC).
+        TL_RETURN_IF_ERROR(s->Recover(s->base_offset(), &truncated));
+        recovered = true;
+      }
+    } else {
+      TL_RETURN_IF_ERROR(s->Recover(std::max(recovery_point, s->base_offset()), &truncated));
+      recovered = true;
+    }
+    if (recovered) {
+      info->segments_recovered++;
+      info->bytes_scanned += s->size() + truncated;
+      info->bytes_truncated += truncated;
+    }
+    if (!segments_.empty() && s->base_offset() < segments_.back()->next_offset()) {
+      return Status(Code::kCorrupt, "segment " + s->log_path() + " overlaps the segment before it");
+    }
+    bool last = i + 1 == bases.size();
+    if (recovered && !last) TL_RETURN_IF_ERROR(s->Seal());
+    segments_.push_back(std::move(s));
+    if (truncated > 0 && !last) {
+      // Everything after a torn or corrupt batch is unreachable: drop the later segments.
+      for (size_t j = i + 1; j < bases.size(); j++) {
+        std::unique_ptr<Segment> later;
+        TL_RETURN_IF_ERROR(Segment::Open(dir, bases[j], options_.segment, &later));
+        info->bytes_truncated += later->size();
+        TL_RETURN_IF_ERROR(later->Delete());
+      }
+      TL_RETURN_IF_ERROR(SyncDir(dir));
+      break;
+    }
+  }
+  if (!segments_.empty() && segments_.back()->sealed()) TL_RETURN_IF_ERROR(segments_.back()->Activate());
+  return Status::OK();
+}
+
+Status Log::LoadForReader() {
+  HeadState head;
+  if (!head_->Read(&head)) {
+    return Status(Code::kIoError, "no writer has opened the log in " + options_.dir + " yet");
+  }
+  segments_.clear();
+  std::vector<std::string> names;
+  TL_RETURN_IF_ERROR(ListDir(options_.dir, &names));
+  std::vector<int64_t> bases;
+  for (const std::string& n : names) {
+    int64_t base;
+    if (EndsWith(n, kLogSuffix) && ParseBaseOffset(n.substr(0, n.size() - 4), &base) &&
+        base <= head.active_base_offset && base >= 0) {
+      bases.push_back(base);
+    }
+  }
+  std::sort(bases.begin(), bases.end());
+  for (int64_t base : bases) {
+    std::unique_ptr<Segment> s;
+    Status st = Segment::Open(options_.dir, base, options_.segment, &s);
+    if (!st.ok()) {
+      if (base < head.log_start_offset) continue;  // deleted by the writer meanwhile
+      return st;
+    }
+    if (base == head.active_base_offset) {
+      TL_RETURN_IF_ERROR(s->AdoptPublished(head.active_size, head.log_end_offset, head.offset_index_entries,
+                                           head.time_index_entries));
+    } else if (!s->LoadTrusted().ok()) {
+      uint64_t truncated;
+      TL_RETURN_IF_ERROR(s->Recover(std::numeric_limits<int64_t>::max(), &truncated));  // in memory only
+    }
+    segments_.push_back(std::move(s));
+  }
+  if (segments_.empty()) return Status(Code::kIoError, "no segments in " + options_.dir);
+  log_start_offset_ = std::max(head.log_start_offset, segments_.front()->base_offset());
+  log_end_offset_ = head.log_end_offset;
+  durable_offset_ = head.durable_offset;
+  generation_ = head.generation;
+  return Status::OK();
+}
+
+Status Log::Refresh() {
+  if (!options_.read_only) return Status::OK();
+  if (closed_) return Status(Code::kClosed, "log " + options_.dir + " is closed");
+  HeadState head;
+  if (!head_->Read(&head)) return Status::OK();
+  if (head.generation != generation_ || segments_.empty() ||
+      segments_.back()->base_offset() != head.active_base_offset) {
+    return LoadForReader();
+  }
+  if (head.log_end_offset != log_end_offset_) {
+    TL_RETURN_IF_ERROR(segments_.back()->AdoptPublished(head.active_size, head.log_end_offset,
+                                                        head.offset_index_entries, head.time_index_entries));
+  }
+  log_end_offset_ = head.log_end_offset;
+  durable_offset_ = head.durable_offset;
+  log_start_offset_ = std::max(head.log_start_offset, segments_.front()->base_offset());
+  return Status::OK();
+}
+
+void Log::Publish() {
+  if (!head_ || options_.read_only) return;
+  const Segment& a = *segments_.back();
+  HeadState s;
+  s.log_start_offset = log_start_offset_;
+  s.log_end_offset = log_end_offset_;
+  s.durable_offset = durable_offset_;
+  s.active_base_offset = a.base_offset();
+  s.active_size = a.size();
+  s.offset_index_entries = a.offset_index().entries();
+  s.time_index_entries = a.time_index().entries();
+  s.generation = generation_;
+  head_->Publish(s);
+}
+
+Status Log::WriteRecoveryPoint(int64_t offset) {
+  return WriteFileAtomic(options_.dir, kRecoveryPointFile, OffsetCheckpointText(offset));
+}
+
+Segment* Log::SegmentFor(int64_t offset) const {
+  auto it = std::upper_bound(segments_.begin(), segments_.end(), offset,
+                             [](int64_t o, const std::unique_ptr<Segment>& s) { return o < s->base_offset(); });
+  if (it == segments_.begin()) return nullptr;
+  return (it - 1)->get();
+}
+
+Status Log::Roll(int64_t base_offset) {
+  Segment* old = segments_.back().get();
+  TL_RETURN_IF_ERROR(old->Seal());
+  std::unique_ptr<Segment> s;
+  Status st = Segment::Create(options_.dir, base_offset, options_.segment, &s);
+  if (!st.ok()) {
+    s.reset();
+    RemoveFile(SegmentFileName(options_.dir, base_offset, kLogSuffix));
+    RemoveFile(SegmentFileName(options_.dir, base_offset, kIndexSuffix));
+    RemoveFile(SegmentFileName(options_.dir, base_offset, kTimeIndexSuffix));
+    old->Activate();  // stay on the old segment; the append fails with st
+    return st;
+  }
+  segments_.push_back(std::move(s));
+  dir_changes_++;
+  roll_since_checkpoint_ = true;
+  generation_++;
+  return Status::OK();
+}
+
+Status Log::Append(const uint8_t* data, size_t length, int flags, AppendResult* result) {
+  if (closed_) return Status(Code::kClosed, "log " + options_.dir + " is closed");
+  if (options_.read_only) return Status(Code::kReadOnly, "log " + options_.dir + " was opened read-only");
+  if (length == 0) return Status(Code::kInvalidBatch, "nothing to append: the buffer is empty");
+
+  // 1. Check every batch before writing anything: the append is all or nothing.
+  const bool assign = flags & kAssignOffsets;
+  const bool append_time = flags & kLogAppendTime;
+  const int64_t now = append_time ? NowMs() : -1;
+  placed_.clear();
+  size_t pos = 0;
+  int64_t next = log_end_offset_;
+  int64_t max_ts = kNoTimestamp;
+  while (pos < length) {
+    PlacedBatch b;
+    BatchCheck c = CheckBatch(data + pos, length - pos, flags & kVerifyCrc, 0, &b.header);
+    std::string where = "batch " + std::to_string(placed_.size()) + " at byte " + std::to_string(pos);
+    if (c != BatchCheck::kOk) return Status(Code::kInvalidBatch, where + ": " + BatchCheckName(c));
+    BatchHeader& h = b.header;
+    if (h.total_size() > options_.max_message_bytes) {
+      return Status(Code::kBatchTooLarge, where + " is " + std::to_string(h.total_size()) +
+                                              " bytes, more than maxMessageBytes (" +
+                                              std::to_string(options_.max_message_bytes) + ")");
+    }
+    if (h.records_count == 0) return Status(Code::kInvalidBatch, where + " holds no records");
+    if ((flags & kValidateRecords) && h.compression() == kCompressionNone) {
+      TL_RETURN_IF_ERROR(CheckRecords(data + pos, h, assign));
+    }
+    if (assign) {
+      if (h.last_offset_delta != h.records_count - 1) {
+        return Status(Code::kInvalidBatch, where + ": lastOffsetDelta " + std::to_string(h.last_offset_delta) +
+                                               " does not match its " + std::to_string(h.records_count) + " records");
+      }
+      h.base_offset = next;
+    } else if (h.base_offset < next) {
+      return Status(Code::kInvalidBatch, where + ": offsets out of order: base offset " +
+                                             std::to_string(h.base_offset) + " is below the log end offset " +
+                                             std::to_string(next));
+    }
+    if (append_time) {
+      h.base_timestamp = now;
+      h.max_timestamp = now;
+      h.attributes = static_cast<int16_t>(h.attributes | kTimestampTypeMask);
+    }
+    max_ts = std::max(max_ts, h.max_timestamp);
+    next = h.next_offset();
+    b.position = pos;  // within `data` for now
+    placed_.push_back(b);
+    pos += h.total_size();
+  }
+
+  // 2. Roll first if the batches do not belong in the active segment.
+  Segment* active = segments_.back().get();
+  if (active->ShouldRoll(length, placed_.size(), max_ts, next - 1, options_.segment_ms)) {
+    TL_RETURN_IF_ERROR(Roll(placed_.front().header.base_offset));
+    active = segments_.back().get();
+  }
+
+  // 3. Patched copies of the headers + the caller's record bytes, in one pwritev.
+  //    The caller's buffer is never modified.
+  headers_.resize(placed_.size() * kHeaderSize);
+  iov_.clear();
+  uint64_t at = active->size();
+  for (size_t i = 0; i < placed_.size(); i++) {
+    PlacedBatch& b = placed_[i];
+    const uint8_t* src = data + b.position;
+    uint8_t* hdr = &headers_[i * kHeaderSize];
+    std::memcpy(hdr, src, kHeaderSize);
+    StoreI64(hdr + kBaseOffsetOffset, b.header.base_offset);
+    if (append_time) {
+      StoreU16(hdr + kAttributesOffset, static_cast<uint16_t>(b.header.attributes));
+      StoreI64(hdr + kBaseTimestampOffset, now);
+      StoreI64(hdr + kMaxTimestampOffset, now);
+    }
+    size_t total = b.header.total_size();
+    if ((flags & kComputeCrc) || append_time) {
+      uint32_t crc = crc32c::Extend(0, hdr + kAttributesOffset, kHeaderSize - kAttributesOffset);
+      crc = crc32c::Extend(crc, src + kHeaderSize, total - kHeaderSize);
+      StoreU32(hdr + kCrcOffset, crc);
+      b.header.crc = crc;
+    }
+    iov_.push_back({hdr, kHeaderSize});
+    if (total > kHeaderSize) iov_.push_back({const_cast<uint8_t*>(src + kHeaderSize), total - kHeaderSize});
+    b.position = at;
+    at += total;
+  }
+  TL_RETURN_IF_ERROR(active->Append(iov_, placed_, length));
+
+  result->base_offset = placed_.front().header.base_offset;
+  result->last_offset = next - 1;
+  result->append_time = now;
+  result->batches = static_cast<int32_t>(placed_.size());
+  log_end_offset_ = next;
+  appended_bytes_ += length;
+  Publish();
+  return Status::OK();
+}
+
+Status Log::Read(int64_t offset, size_t max_bytes, int64_t upper, ReadResult* result) {
+  if (closed_) return Status(Code::kClosed, "log " + options_.dir + " is closed");
+  *result = ReadResult();
+  result->next_offset = offset;
+  if (offset < log_start_offset_ || offset > log_end_offset_) {
+    return Status(Code::kOffsetOutOfRange, "offset " + std::to_string(offset) + " is outside the log [" +
+                                               std::to_string(log_start_offset_) + ", " +
+                                               std::to_string(log_end_offset_) + "]");
+  }
+  upper = std::min(upper, log_end_offset_);
+  if (offset >= upper) return Status::OK();
+  Segment* seg = SegmentFor(offset);
+  size_t idx = 0;
+  while (idx < segments_.size() && segments_[idx].get() != seg) idx++;
+  for (; idx < segments_.size(); idx++) {
+    Segment* s = segments_[idx].get();
+    PlacedBatch b;
+    if (!s->FindBatch(offset, &b)) continue;  // offset falls in a gap after this segment's batches
+    if (b.header.last_offset() >= upper) return Status::OK();
+    const uint8_t* data = s->data();
+    uint64_t start = b.position;
+    uint64_t end = start + b.header.total_size();
+    int64_t next = b.header.next_offset();
+    while (end < s->size()) {
+      BatchHeader h;
+      if (CheckBatch(data + end, s->size() - end, false, 0, &h) != BatchCheck::kOk) break;
+      if (end - start + h.total_size() > max_bytes || h.last_offset() >= upper) break;
+      end += h.total_size();
+      next = h.next_offset();
+    }
+    result->mapping = s->mapping();
+    result->data = data + start;
+    result->length = end - start;
+    result->next_offset = next;
+    return Status::OK();
+  }
+  return Status::OK();
+}
+
+Status Log::ReadBatchAt(int64_t offset, PlacedBatch* batch, ReadResult* result) {
+  if (closed_) return Status(Code::kClosed, "log " + options_.dir + " is closed");
+  *result = ReadResult();
+  if (offset < log_start_offset_ || offset >= log_end_offset_) return Status::OK();
+  Segment* s = SegmentFor(offset);
+  if (s == nullptr || !s->FindBatch(offset, batch) || batch->header.base_offset > offset) return Status::OK();
+  result->mapping = s->mapping();
+  result->data = s->data() + batch->position;
+  result->length = batch->header.total_size();
+  result->next_offset = batch->header.next_offset();
+  return Status::OK();
+}
+
+Status Log::FindBatchByTimestamp(int64_t ts, bool* found, ReadResult* result, BatchHeader* header) {
+  if (closed_) return Status(Code::kClosed, "log " + options_.dir + " is closed");
+  *found = false;
+  *result = ReadResult();
+  for (auto& s : segments_) {
+    if (s->max_timestamp() < ts || s->next_offset() <= log_start_offset_) continue;
+    PlacedBatch b;
+    if (!s->FindBatchByTimestamp(ts, &b)) continue;
+    if (b.header.last_offset() < log_start_offset_) continue;
+    *found = true;
+    *header = b.header;
+    result->mapping = s->mapping();
+    result->data = s->data() + b.position;
+    result->length = b.header.total_size();
+    result->next_offset = b.header.next_offset();
+    return Status::OK();
+  }
+  return Status::OK();
+}
+
+std::unique_ptr<SyncJob> Log::PrepareSync(bool force_checkpoint) {
+  std::unique_ptr<SyncJob> job(new SyncJob());
+  job->dir = options_.dir;
+  job->target_offset = log_end_offset_;
+  for (auto& s : segments_) {
+    if (s->synced_size < s->size()) {
+      job->files.push_back(s->log_file());
+      job->segment_sizes.emplace_back(s->base_offset(), s->size());
+    }
+    if (s->sealed() && !s->indexes_synced) {
+      job->files.push_back(s->offset_index().file());
+      job->files.push_back(s->time_index().file());
+      job->sealed_indexes.push_back(s->base_offset());
+    }
+  }
+  job->dir_changes = dir_changes_;
+  job->sync_dir = dir_changes_ != synced_dir_changes_;
+  job->appended_bytes = appended_bytes_;
+  job->write_checkpoint = force_checkpoint || roll_since_checkpoint_ ||
+                          appended_bytes_ - checkpointed_bytes_ >= options_.checkpoint_interval_bytes;
+  if (job->files.empty() && !job->sync_dir && !job->write_checkpoint) return nullptr;
+  return job;
+}
+
+void Log::CompleteSync(const SyncJob& job) {
+  for (const auto& p : job.segment_sizes) {
+    Segment* s = SegmentFor(p.first);
+    if (s && s->base_offset() == p.first) s->synced_size = std::max(s->synced_size, std::min(p.second, s->size()));
+  }
+  for (int64_t base : job.sealed_indexes) {
+    Segment* s = SegmentFor(base);
+    if (s && s->base_offset() == base && s->sealed()) s->indexes_synced = true;
+  }
+  synced_dir_changes_ = std::max(synced_dir_changes_, job.dir_changes);
+  synced_bytes_ = std::max(synced_bytes_, job.appended_bytes);
+  int64_t target = std::min(job.target_offset, log_end_offset_);
+  durable_offset_ = std::max(durable_offset_, target);
+  if (job.write_checkpoint) {
+    recovery_point_ = std::max(recovery_point_, target);
+    checkpointed_bytes_ = job.appended_bytes;
+    roll_since_checkpoint_ = false;
+  }
+  Publish();
+}
+
+Status Log::TruncateTo(int64_t offset) {
+  if (closed_) return Status(Code::kClosed, "log " + options_.dir + " is closed");
+  if (options_.read_only) return Status(Code::kReadOnly, "log " + options_.dir + " was opened read-only");
+  if (offset >= log_end_offset_) return Status::OK();
+  if (offset < log_start_offset_) {
+    return Status(Code::kOffsetOutOfRange, "cannot truncate to " + std::to_string(offset) +
+                                               ": below the log start offset " + std::to_string(log_start_offset_));
+  }
+  while (segments_.size() > 1 && segments_.back()->base_offset() >= offset) {
+    TL_RETURN_IF_ERROR(segments_.back()->Delete());
+    segments_.pop_back();
+    dir_changes_++;
+  }
+  Segment* last = segments_.back().get();
+  TL_RETURN_IF_ERROR(last->TruncateTo(offset));
+  if (last->sealed()) TL_RETURN_IF_ERROR(last->Activate());
+  last->indexes_synced = false;
+  log_end_offset_ = last->next_offset();
+  durable_offset_ = std::min(durable_offset_, log_end_offset_);
+  recovery_point_ = std::min(recovery_point_, log_end_offset_);
+  roll_since_checkpoint_ = true;  // the next sync must rewrite the checkpoint
+  generation_++;
+  Publish();
+  return Status::OK();
+}
+
+Status Log::Close() {
+  if (closed_) return Status::OK();
+  closed_ = true;
+  if (options_.read_only) {
+    segments_.clear();
+    head_.reset();
+    return Status::OK();
+  }
+  Segment* active = segments_.back().get();
+  TL_RETURN_IF_ERROR(active->Seal());
+  for (auto& s : segments_) {
+    if (s->synced_size < s->size()) TL_RETURN_IF_ERROR(s->log_file()->DataSync());
+    if (!s->indexes_synced) {
+      TL_RETURN_IF_ERROR(s->offset_index().file()->DataSync());
+      TL_RETURN_IF_ERROR(s->time_index().file()->DataSync());
+    }
+  }
+  TL_RETURN_IF_ERROR(SyncDir(options_.dir));
+  TL_RETURN_IF_ERROR(WriteRecoveryPoint(log_end_offset_));
+  durable_offset_ = log_end_offset_;
+  Publish();
+  TL_RETURN_IF_ERROR(WriteFileAtomic(options_.dir, kCleanShutdownFile, ""));
+  segments_.clear();
+  head_.reset();
+  lock_.reset();
+  return Status::OK();
+}
+
+std::vector<SegmentInfo> Log::Segments() const {
+  std::vector<SegmentInfo> out;
+  for (size_t i = 0; i < segments_.size(); i++) {
+    const Segment& s = *segments_[i];
+    out.push_back({s.base_offset(), s.next_offset(), s.size(), s.max_timestamp(), i + 1 == segments_.size()});
+  }
+  return out;
+}
+
+}  // namespace tidelog

@@ -1,0 +1,159 @@
+// Log: one partition directory: its segments, its recovery, its appends and reads.
+//
+// Threading: a Log belongs to the JS thread. The only work that leaves it is a
+// SyncJob (fdatasync of files it holds shared ownership of, on a libuv worker),
+// Open (recovery, before any JS sees the Log) and Close (after JS has stopped
+// using it). The binding guarantees those never overlap other calls.
+//
+// Durability state, in offsets:
+//   log_end_offset  every batch below it is in the file (survives a process crash)
+//   durable_offset  every batch below it has been fdatasync'ed (survives power loss)
+//   recovery point  durable_offset as last checkpointed in `recovery-point`; after
+//                   an unclean stop only segments from the one holding it are scanned
+// recovery point <= durable_offset <= log_end_offset, always.
+//
+// Crash behaviour: a kill during an append leaves at most one torn batch at the
+// end of the active segment; opening cuts it off (Recover). A clean close writes
+// `.clean-shutdown`; opening deletes it (durably) before anything else is written.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/dir_lock.h"
+#include "core/head_file.h"
+#include "core/segment.h"
+
+namespace tidelog {
+
+struct LogOptions {
+  std::string dir;
+  SegmentConfig segment;
+  int64_t segment_ms = 7ll * 24 * 3600 * 1000;
+  uint32_t max_message_bytes = 1u << 20;  // largest batch accepted
+  bool read_only = false;
+  // Rewrite the recovery-point checkpoint after this many synced bytes (and at every roll).
+  uint64_t checkpoint_interval_bytes = 16u << 20;
+};
+
+enum AppendFlags : int {
+  kAssignOffsets = 1,     // the log gives the batch its base offset (else: checks the given one)
+  kComputeCrc = 2,        // the CRC field is not filled in: compute it
+  kVerifyCrc = 4,         // the CRC field must already be right
+  kLogAppendTime = 8,     // stamp batches with the append time (LogAppendTime)
+  kValidateRecords = 16,  // walk the records of uncompressed batches
+};
+
+struct AppendResult {
+  int64_t base_offset = 0;
+  int64_t last_offset = 0;
+  int64_t append_time = -1;  // the LogAppendTime used, or -1
+  int32_t batches = 0;
+};
+
+struct ReadResult {
+  std::shared_ptr<Mapping> mapping;  // keeps `data` alive
+  const uint8_t* data = nullptr;
+  size_t length = 0;
+  int64_t next_offset = 0;  // the offset after the last batch returned
+};
+
+struct RecoveryInfo {
+  bool clean = false;
+  int32_t segments = 0;
+  int32_t segments_recovered = 0;
+  uint64_t bytes_scanned = 0;
+  uint64_t bytes_truncated = 0;
+  int64_t recovery_point = 0;
+};
+
+struct SegmentInfo {
+  int64_t base_offset;
+  int64_t next_offset;
+  uint64_t size;
+  int64_t max_timestamp;
+  bool active;
+};
+
+// Work that runs off the JS thread: make everything appended so far durable.
+struct SyncJob {
+  std::vector<std::shared_ptr<File>> files;
+  std::string dir;
+  bool sync_dir = false;
+  bool write_checkpoint = false;
+  int64_t target_offset = 0;  // durable once Run() succeeds
+  // bookkeeping applied by Log::CompleteSync
+  std::vector<std::pair<int64_t, uint64_t>> segment_sizes;  // base offset -> size synced
+  std::vector<int64_t> sealed_indexes;                      // segments whose indexes were synced
+  uint64_t dir_changes = 0;
+  uint64_t appended_bytes = 0;
+  Status Run();
+};
+
+class Log {
+ public:
+  static Status Open(const LogOptions& options, std::unique_ptr<Log>* out, RecoveryInfo* info);
+  ~Log();
+
+  Status Append(const uint8_t* data, size_t length, int flags, AppendResult* result);
+  // Whole batches from the one holding `offset`, at most max_bytes (at least one
+  // batch) and only batches that end below `upper`, all from one segment.
+  Status Read(int64_t offset, size_t max_bytes, int64_t upper, ReadResult* result);
+  // The batch holding `offset` (result->data/length cover it), or length 0.
+  Status ReadBatchAt(int64_t offset, PlacedBatch* batch, ReadResult* result);
+  // The first batch with maxTimestamp >= ts: *found false when there is none.
+  Status FindBatchByTimestamp(int64_t ts, bool* found, ReadResult* result, BatchHeader* header);
+
+  std::unique_ptr<SyncJob> PrepareSync(bool force_checkpoint);
+  void CompleteSync(const SyncJob& job);
+  Status TruncateTo(int64_t offset);
+  // Syncs, trims, checkpoints, marks the shutdown clean and unlocks. Off the JS thread.
+  Status Close();
+  // Read-only logs: catch up with the writer's head.
+  Status Refresh();
+
+  bool closed() const { return closed_; }
+  bool read_only() const { return options_.read_only; }
+  int64_t log_start_offset() const { return log_start_offset_; }
+  int64_t log_end_offset() const { return log_end_offset_; }
+  int64_t durable_offset() const { return durable_offset_; }
+  int64_t recovery_point() const { return recovery_point_; }
+  uint64_t unsynced_bytes() const { return appended_bytes_ - synced_bytes_; }
+  std::vector<SegmentInfo> Segments() const;
+  const LogOptions& options() const { return options_; }
+
+ private:
+  explicit Log(const LogOptions& options) : options_(options) {}
+  Status OpenWriter(RecoveryInfo* info);
+  Status LoadSegments(bool clean, int64_t recovery_point, RecoveryInfo* info);
+  Status LoadForReader();
+  Status Roll(int64_t base_offset);
+  Segment* SegmentFor(int64_t offset) const;
+  void Publish();
+  Status WriteRecoveryPoint(int64_t offset);
+
+  LogOptions options_;
+  std::unique_ptr<DirLock> lock_;
+  std::unique_ptr<HeadFile> head_;
+  std::vector<std::unique_ptr<Segment>> segments_;  // by base offset; the last is active
+  int64_t log_start_offset_ = 0;
+  int64_t log_end_offset_ = 0;
+  int64_t durable_offset_ = 0;
+  int64_t recovery_point_ = 0;
+  uint64_t appended_bytes_ = 0;         // bytes appended since open
+  uint64_t synced_bytes_ = 0;           // of those, bytes covered by a completed sync
+  uint64_t checkpointed_bytes_ = 0;     // appended_bytes_ when the checkpoint was last written
+  uint64_t dir_changes_ = 0;            // segment files created or deleted since open
+  uint64_t synced_dir_changes_ = 0;
+  bool roll_since_checkpoint_ = false;
+  uint64_t generation_ = 0;
+  bool closed_ = false;
+  // reused per append: patched batch headers and the write vector
+  std::vector<uint8_t> headers_;
+  std::vector<PlacedBatch> placed_;
+  std::vector<struct iovec> iov_;
+};
+
+}  // namespace tidelog

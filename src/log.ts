@@ -1,0 +1,496 @@
+/**
+ * Log: one partition log in one directory (DESIGN §2–4).
+ *
+ * The native side owns bytes, offsets and files; this class owns the policy:
+ * encoding records into batches (one native call per batch), when to sync,
+ * who waits for which sync, and argument checking.
+ *
+ * Group commit: a `durable` append waits for the first sync that starts after
+ * it. A sync is started at the end of the current microtask queue when someone
+ * waits, so every append of the same turn shares it; while a sync runs, appends
+ * go on into the page cache and their waiters are served by the next sync.
+ * fdatasync runs on a libuv worker, never on the event loop.
+ */
+import { resolve as resolvePath } from 'node:path';
+import {
+  type Acks,
+  type CompressionOption,
+  type LogOptions,
+  type ResolvedLogOptions,
+  checkOptionsObject,
+  describe,
+  rejectUnknownOptions,
+  resolveLogOptions,
+} from './config.js';
+import { InvalidArgumentError, InvalidStateError, LogClosedError, TidelogError } from './errors.js';
+import { AppendFlag, LookupResult, type NativeLog, type NativeRecoveryInfo, StateSlot, native } from './native.js';
+import { BatchEncoder, decodeBatch, decodeBatches, decodeRecordBody } from './record/index.js';
+import type { LogRecord, ProducerRecord } from './record/types.js';
+
+export type { LogOptions, ResolvedLogOptions } from './config.js';
+
+export interface AppendOptions {
+  /** Overrides the log's `acks` for this append. */
+  acks?: Acks;
+  /** Overrides the log's `compression` for this append. */
+  compression?: CompressionOption;
+}
+
+export interface AppendBatchesOptions {
+  /** true: the log assigns offsets (the batches' base offsets are ignored); false: they are kept and must follow the log end. @default true */
+  assignOffsets?: boolean;
+  acks?: Acks;
+}
+
+export interface AppendResult {
+  /** Offset of the first record appended. */
+  baseOffset: number;
+  /** Offset of the last record appended. */
+  lastOffset: number;
+  /** The LogAppendTime given to the batch, or -1 under CreateTime. */
+  logAppendTime: number;
+}
+
+export type Isolation = 'written' | 'durable';
+
+export interface ReadOptions {
+  /** Upper bound on the bytes of batches returned; at least one batch is always returned. @default 1048576 */
+  maxBytes?: number;
+  /** At most this many records (readRecords / records only). @default Infinity */
+  maxRecords?: number;
+  /** 'durable': only records that have been synced. @default 'written' */
+  isolation?: Isolation;
+}
+
+export interface SegmentInfo {
+  baseOffset: number;
+  /** Offset after the segment's last record. */
+  nextOffset: number;
+  sizeBytes: number;
+  /** Largest timestamp in the segment (-1 when empty). */
+  maxTimestamp: number;
+  active: boolean;
+}
+
+export type RecoveryInfo = Readonly<NativeRecoveryInfo>;
+
+const APPEND_OPTIONS = ['acks', 'compression'] as const;
+const APPEND_BATCHES_OPTIONS = ['assignOffsets', 'acks'] as const;
+const READ_OPTIONS = ['maxBytes', 'maxRecords', 'isolation'] as const;
+const DEFAULT_MAX_BYTES = 1024 * 1024;
+
+interface Waiter {
+  target: number;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+export class Log {
+  /** Absolute path of the partition directory. */
+  readonly dir: string;
+  readonly options: ResolvedLogOptions;
+  /** What opening found and repaired. */
+  readonly recovery: RecoveryInfo;
+
+  readonly #native: NativeLog;
+  readonly #state: Float64Array;
+  readonly #encoder = new BatchEncoder(64 * 1024);
+  #closed = false;
+  #closing: Promise<void> | null = null;
+  #truncating = false;
+  #syncing: Promise<boolean> | null = null;
+  #syncScheduled = false;
+  #forceCheckpoint = false;
+  #waiters: Waiter[] = [];
+  #timer: NodeJS.Timeout | null = null;
+
+  private constructor(dir: string, options: ResolvedLogOptions, handle: NativeLog, recovery: NativeRecoveryInfo) {
+    this.dir = dir;
+    this.options = options;
+    this.#native = handle;
+    this.#state = handle.state;
+    this.recovery = Object.freeze({ ...recovery });
+    if (options.flushIntervalMs !== null && !options.readOnly) {
+      this.#timer = setInterval(() => {
+        if (this.#state[StateSlot.UnsyncedBytes] > 0) this.#requestSync();
+      }, options.flushIntervalMs);
+      this.#timer.unref();
+    }
+  }
+
+  /**
+   * Opens (creating if needed) the log in `dir`. Recovery after an unclean stop
+   * runs on a worker thread. A second writer gets LogLockedError at once.
+   */
+  static async open(dir: string, options?: LogOptions): Promise<Log> {
+    if (typeof dir !== 'string' || dir.length === 0) {
+      throw new InvalidArgumentError(`log directory must be a non-empty string, got ${describe(dir)}`);
+    }
+    const resolved = resolveLogOptions(options);
+    const path = resolvePath(dir);
+    const { log, recovery } = await native.openLog({
+      dir: path,
+      segmentBytes: resolved.segmentBytes,
+      segmentMs: resolved.segmentMs,
+      indexIntervalBytes: resolved.indexIntervalBytes,
+      maxIndexBytes: resolved.maxIndexBytes,
+      maxMessageBytes: resolved.maxMessageBytes,
+      checkpointIntervalBytes: resolved.checkpointIntervalBytes,
+      readOnly: resolved.readOnly,
+    });
+    return new Log(path, resolved, log, recovery);
+  }
+
+  /** Offset of the first record still in the log. */
+  get logStartOffset(): number {
+    this.#refreshIfReader();
+    return this.#state[StateSlot.LogStartOffset];
+  }
+
+  /** Offset the next record will get: every record below it is written (survives a process crash). */
+  get logEndOffset(): number {
+    this.#refreshIfReader();
+    return this.#state[StateSlot.LogEndOffset];
+  }
+
+  /** Every record below this offset has been synced to disk (survives power loss). */
+  get durableOffset(): number {
+    this.#refreshIfReader();
+    return this.#state[StateSlot.DurableOffset];
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Appends records as one batch (all or nothing) and resolves once they are
+   * acknowledged at the requested level. Offsets are assigned by the log.
+   */
+  append(records: readonly ProducerRecord[] | ProducerRecord, options?: AppendOptions): Promise<AppendResult> {
+    try {
+      const acks = this.#appendAcks(options);
+      const result = this.#appendRecords(records, options?.compression);
+      return acks === 'durable' ? this.#waitDurable(result.lastOffset + 1).then(() => result) : Promise.resolve(result);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Appends records as one batch, synchronously, acknowledged as `written`. */
+  appendSync(records: readonly ProducerRecord[] | ProducerRecord, options?: Omit<AppendOptions, 'acks'>): AppendResult {
+    if (options !== undefined) rejectUnknownOptions(checkOptionsObject(options, 'append'), ['compression'], 'append');
+    return this.#appendRecords(records, options?.compression);
+  }
+
+  /**
+   * Appends pre-encoded RecordBatch v2 bytes (one or more whole batches), as a
+   * broker does. Every batch's framing and CRC is checked, and the records of
+   * uncompressed batches; with assignOffsets:false each batch's base offset must
+   * be at or above the log end offset. All or nothing.
+   */
+  appendBatches(batches: Uint8Array, options?: AppendBatchesOptions): Promise<AppendResult> {
+    try {
+      const given = checkOptionsObject(options, 'appendBatches');
+      rejectUnknownOptions(given, APPEND_BATCHES_OPTIONS, 'appendBatches');
+      if (!(batches instanceof Uint8Array)) {
+        throw new InvalidArgumentError(`appendBatches takes a Buffer or Uint8Array, got ${describe(batches)}`);
+      }
+      const assign = given.assignOffsets ?? true;
+      if (typeof assign !== 'boolean') {
+        throw new InvalidArgumentError(`option assignOffsets must be a boolean, got ${describe(assign)}`);
+      }
+      const acks = this.#appendAcks({ acks: given.acks as Acks | undefined });
+      this.#checkWritable();
+      let flags = AppendFlag.VerifyCrc | AppendFlag.ValidateRecords;
+      if (assign) flags |= AppendFlag.AssignOffsets;
+      if (this.options.messageTimestampType === 'LogAppendTime') flags |= AppendFlag.LogAppendTime;
+      const result = this.#nativeAppend(batches, flags);
+      return acks === 'durable' ? this.#waitDurable(result.lastOffset + 1).then(() => result) : Promise.resolve(result);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Whole batches starting with the one that holds `offset` (it may begin
+   * before `offset`), as one zero-copy Buffer, or null at the end of the log.
+   * The Buffer points into the segment's mapping and keeps it alive until it is
+   * collected; bytes a later truncateTo removes read as zeros.
+   */
+  readBatches(offset: number, options?: ReadOptions): Buffer | null {
+    const { maxBytes, upper } = this.#readArgs(offset, options, 'readBatches');
+    return this.#native.read(offset, maxBytes, upper);
+  }
+
+  /**
+   * Records from `offset` on, decoded, synchronously: at most maxRecords, from
+   * at most about maxBytes of batches. Keys and values are views of the log's
+   * mapped bytes (copy them to keep them past a truncateTo).
+   */
+  readRecords(offset: number, options?: ReadOptions): LogRecord[] {
+    const { maxBytes, upper, maxRecords } = this.#readArgs(offset, options, 'readRecords');
+    const out: LogRecord[] = [];
+    let position = offset;
+    let budget = maxBytes;
+    while (out.length < maxRecords && budget > 0) {
+      const buf = this.#native.read(position, budget, upper);
+      if (buf === null) break;
+      decodeBatches(buf, out, position, maxRecords);
+      budget -= buf.length;
+      const next = this.#state[StateSlot.Aux1];
+      if (next <= position) break;
+      position = next;
+    }
+    return out;
+  }
+
+  /** Iterates the records from `offset` (default: the log start) to the log end as it is when each batch is read. */
+  async *records(offset?: number, options?: ReadOptions): AsyncGenerator<LogRecord, void, undefined> {
+    let position = offset ?? this.logStartOffset;
+    const { maxBytes, maxRecords, isolation } = this.#readArgs(position, options, 'records');
+    let yielded = 0;
+    const batch: LogRecord[] = [];
+    while (yielded < maxRecords) {
+      if (this.#closed) throw new LogClosedError(`log ${this.dir} is closed`);
+      const upper = isolation === 'durable' ? this.durableOffset : this.logEndOffset;
+      const buf = this.#native.read(position, maxBytes, upper);
+      if (buf === null) return;
+      const next = this.#state[StateSlot.Aux1];
+      batch.length = 0;
+      decodeBatches(buf, batch, position, maxRecords - yielded);
+      for (const r of batch) {
+        yield r;
+        yielded++;
+      }
+      if (next <= position) return;
+      position = next;
+    }
+  }
+
+  /** The record at `offset`, or null when there is none (below the start, at or past the end, or in a gap). */
+  get(offset: number): LogRecord | null {
+    this.#checkOffset(offset, 'get');
+    this.#checkOpen();
+    const n = this.#native.getRecord(offset);
+    if (n >= 0) return decodeRecordBody(this.#native.scratch, n);
+    if (n === LookupResult.None) return null;
+    const batch = this.#native.batchAt(offset);
+    if (batch === null) return null;
+    for (const r of decodeBatch(batch, [], offset)) if (r.offset === offset) return r;
+    return null;
+  }
+
+  /** The first offset whose record has a timestamp >= `timestamp`, or null when there is none. */
+  offsetForTimestamp(timestamp: number): number | null {
+    if (typeof timestamp !== 'number' || !Number.isSafeInteger(timestamp)) {
+      throw new InvalidArgumentError(`offsetForTimestamp: timestamp must be an integer, got ${describe(timestamp)}`);
+    }
+    this.#checkOpen();
+    const r = this.#native.offsetForTimestamp(timestamp);
+    if (r >= 0) return r;
+    if (r === LookupResult.None) return null;
+    const batch = this.#native.batchForTimestamp(timestamp);
+    if (batch === null) return null;
+    const start = this.#state[StateSlot.LogStartOffset];
+    for (const rec of decodeBatch(batch, [], start)) if (rec.timestamp >= timestamp) return rec.offset;
+    return null;
+  }
+
+  /** Resolves when everything appended before the call is durable (one sync covers all waiters). */
+  flush(): Promise<void> {
+    try {
+      this.#checkOpen();
+      this.#checkWritable();
+      return this.#waitDurable(this.#state[StateSlot.LogEndOffset]);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Removes every batch whose last offset is >= `offset` (a follower's
+   * truncation). The cut is at a batch boundary, so the new log end offset is
+   * the base offset of the first removed batch: `offset` itself when it starts a
+   * batch. Appends must wait for the returned promise.
+   */
+  async truncateTo(offset: number): Promise<void> {
+    this.#checkOffset(offset, 'truncateTo');
+    this.#checkOpen();
+    this.#checkWritable();
+    if (this.#truncating) throw new InvalidStateError(`truncateTo is already running on ${this.dir}`);
+    this.#truncating = true;
+    try {
+      while (this.#syncing) await this.#syncing.catch(() => undefined);
+      this.#checkOpen();
+      const end = this.#native.truncateTo(offset);
+      for (const w of this.#waiters.filter((w) => w.target > end)) {
+        w.reject(new InvalidStateError(`records up to offset ${w.target - 1} were truncated before they were synced`));
+      }
+      this.#waiters = this.#waiters.filter((w) => w.target <= end);
+      // The checkpointed recovery point must not stay above the new end, or a
+      // crash after new appends would trust them unchecked: rewrite it now.
+      this.#forceCheckpoint = true;
+      await this.#runSync();
+    } finally {
+      this.#truncating = false;
+    }
+  }
+
+  /** The segments, oldest first. */
+  segments(): SegmentInfo[] {
+    this.#checkOpen();
+    return this.#native.segments();
+  }
+
+  /** Syncs everything, writes the clean-shutdown marker and releases the lock. Idempotent. */
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    this.#closing = (async () => {
+      if (this.#timer) clearInterval(this.#timer);
+      this.#timer = null;
+      while (this.#syncing) await this.#syncing.catch(() => undefined);
+      this.#closed = true;
+      await this.#native.close();
+      // Close synced everything: every waiter is durable now.
+      const waiters = this.#waiters;
+      this.#waiters = [];
+      for (const w of waiters) w.resolve();
+    })();
+    return this.#closing;
+  }
+
+  // ---- internals -------------------------------------------------------------
+
+  #refreshIfReader(): void {
+    if (this.options.readOnly && !this.#closed) this.#native.refresh();
+  }
+
+  #checkOpen(): void {
+    if (this.#closed || this.#closing) throw new LogClosedError(`log ${this.dir} is closed`);
+  }
+
+  #checkWritable(): void {
+    this.#checkOpen();
+    if (this.options.readOnly) {
+      throw new TidelogError('READ_ONLY', `log ${this.dir} was opened read-only`);
+    }
+    if (this.#truncating) {
+      throw new InvalidStateError(`truncateTo is running on ${this.dir}: await it before appending`);
+    }
+  }
+
+  #checkOffset(offset: unknown, what: string): asserts offset is number {
+    if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) {
+      throw new InvalidArgumentError(`${what}: offset must be a non-negative integer, got ${describe(offset)}`);
+    }
+  }
+
+  #appendAcks(options: AppendOptions | undefined): Acks {
+    if (options === undefined) return this.options.acks;
+    const given = checkOptionsObject(options, 'append');
+    rejectUnknownOptions(given, APPEND_OPTIONS, 'append');
+    const acks = given.acks ?? this.options.acks;
+    if (acks !== 'none' && acks !== 'written' && acks !== 'durable') {
+      throw new InvalidArgumentError(`option acks must be 'none', 'written' or 'durable', got ${describe(acks)}`);
+    }
+    if (given.compression !== undefined && given.compression !== 'none' && given.compression !== 'lz4') {
+      throw new InvalidArgumentError(`option compression must be 'none' or 'lz4', got ${describe(given.compression)}`);
+    }
+    return acks;
+  }
+
+  #appendRecords(records: readonly ProducerRecord[] | ProducerRecord, compression?: CompressionOption): AppendResult {
+    this.#checkWritable();
+    let list: readonly ProducerRecord[];
+    if (Array.isArray(records)) list = records;
+    else if (records !== null && typeof records === 'object') list = [records as ProducerRecord];
+    else throw new InvalidArgumentError(`append takes a record or an array of records, got ${describe(records)}`);
+    const batch = this.#encoder.encode(list, {
+      compression: compression ?? this.options.compression,
+      maxRecordBytes: this.options.maxMessageBytes,
+      computeCrc: false,
+    });
+    let flags = AppendFlag.AssignOffsets | AppendFlag.ComputeCrc;
+    if (this.options.messageTimestampType === 'LogAppendTime') flags |= AppendFlag.LogAppendTime;
+    return this.#nativeAppend(batch, flags);
+  }
+
+  #nativeAppend(batch: Uint8Array, flags: number): AppendResult {
+    const baseOffset = this.#native.append(batch, flags);
+    const result: AppendResult = {
+      baseOffset,
+      lastOffset: this.#state[StateSlot.Aux1],
+      logAppendTime: this.#state[StateSlot.Aux2],
+    };
+    const { flushBytes } = this.options;
+    if (flushBytes !== null && this.#state[StateSlot.UnsyncedBytes] >= flushBytes) this.#requestSync();
+    return result;
+  }
+
+  #readArgs(offset: number, options: ReadOptions | undefined, what: string) {
+    this.#checkOffset(offset, what);
+    const given = checkOptionsObject(options, what);
+    rejectUnknownOptions(given, READ_OPTIONS, what);
+    const maxBytes = given.maxBytes ?? DEFAULT_MAX_BYTES;
+    if (typeof maxBytes !== 'number' || !Number.isSafeInteger(maxBytes) || maxBytes < 1) {
+      throw new InvalidArgumentError(`option maxBytes must be a positive integer, got ${describe(maxBytes)}`);
+    }
+    const maxRecords = given.maxRecords ?? Infinity;
+    if (typeof maxRecords !== 'number' || !(maxRecords === Infinity || (Number.isSafeInteger(maxRecords) && maxRecords >= 1))) {
+      throw new InvalidArgumentError(`option maxRecords must be a positive integer, got ${describe(maxRecords)}`);
+    }
+    const isolation = given.isolation ?? 'written';
+    if (isolation !== 'written' && isolation !== 'durable') {
+      throw new InvalidArgumentError(`option isolation must be 'written' or 'durable', got ${describe(isolation)}`);
+    }
+    this.#checkOpen();
+    if (this.options.readOnly) this.#native.refresh();
+    const upper = isolation === 'durable' ? this.#state[StateSlot.DurableOffset] : this.#state[StateSlot.LogEndOffset];
+    return { maxBytes, maxRecords, isolation: isolation as Isolation, upper };
+  }
+
+  #waitDurable(target: number): Promise<void> {
+    if (this.#state[StateSlot.DurableOffset] >= target) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.#waiters.push({ target, resolve, reject });
+      this.#requestSync();
+    });
+  }
+
+  /** Starts a sync at the end of this microtask queue, unless one is running (it restarts when done). */
+  #requestSync(): void {
+    if (this.#syncScheduled || this.#syncing) return;
+    this.#syncScheduled = true;
+    queueMicrotask(() => {
+      this.#syncScheduled = false;
+      if (!this.#syncing && !this.#closed && !this.#truncating) this.#runSync().catch(() => undefined);
+    });
+  }
+
+  async #runSync(): Promise<void> {
+    const force = this.#forceCheckpoint;
+    this.#forceCheckpoint = false;
+    const p = this.#native.sync(force);
+    this.#syncing = p;
+    let failure: unknown = null;
+    try {
+      await p;
+    } catch (err) {
+      failure = err;
+      if (force) this.#forceCheckpoint = true;
+    } finally {
+      this.#syncing = null;
+    }
+    const durable = this.#state[StateSlot.DurableOffset];
+    const still: Waiter[] = [];
+    for (const w of this.#waiters) {
+      if (failure !== null) w.reject(failure);
+      else if (w.target <= durable) w.resolve();
+      else still.push(w);
+    }
+    this.#waiters = still;
+    if (still.length > 0 && !this.#closed) this.#requestSync();
+    if (failure !== null) throw failure;
+  }
+}
