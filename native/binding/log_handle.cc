@@ -275,7 +275,7 @@ Napi::Value LogHandle::GetRecord(const Napi::CallbackInfo& info) {
   if (r.length == 0) return Napi::Number::New(env, kNone);
   if (b.header.compression() != format::kCompressionNone) return Napi::Number::New(env, kCompressed);
   RecordRef rec;
-  if (!FindRecord(r.data, b.header, offset, &rec)) return Napi::Number::New(env, kNone);
+  if (!log_->FindRecord(b, offset, &rec)) return Napi::Number::New(env, kNone);
   if (rec.length + format::kHeaderSize > scratch_size_) return Napi::Number::New(env, kTooLargeForScratch);
   std::memcpy(scratch_, r.data, format::kHeaderSize);
   std::memcpy(scratch_ + format::kHeaderSize, rec.data, rec.length);

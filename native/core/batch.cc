@@ -192,11 +192,13 @@ Status CheckRecords(const uint8_t* batch, const BatchHeader& h, bool strict_delt
 
 namespace {
 
+// Walks records from `start` (record number `first`; default: the first record).
 template <typename Pred>
-bool ScanRecords(const uint8_t* batch, const BatchHeader& h, Pred pred, RecordRef* out) {
-  const uint8_t* p = batch + kRecordsOffset;
+bool ScanRecords(const uint8_t* batch, const BatchHeader& h, Pred pred, RecordRef* out,
+                 const uint8_t* start = nullptr, int64_t first = 0) {
+  const uint8_t* p = start != nullptr ? start : batch + kRecordsOffset;
   const uint8_t* end = batch + h.total_size();
-  for (int32_t i = 0; i < h.records_count; i++) {
+  for (int64_t i = first; i < h.records_count; i++) {
     RecordRef r;
     int64_t tsd;
     int32_t od;
@@ -218,6 +220,36 @@ bool ScanRecords(const uint8_t* batch, const BatchHeader& h, Pred pred, RecordRe
 bool FindRecord(const uint8_t* batch, const BatchHeader& h, int64_t offset, RecordRef* out) {
   return ScanRecords(batch, h, [offset](const RecordRef& r) { return r.offset >= offset; }, out) &&
          out->offset == offset;
+}
+
+bool FindRecordFrom(const uint8_t* batch, const BatchHeader& h, int64_t offset, const uint8_t* start, int64_t first,
+                    RecordRef* out) {
+  // Record i has offset delta i here (see header): skip to record `offset - base` by length alone.
+  const uint8_t* p = start;
+  const uint8_t* end = batch + h.total_size();
+  for (int64_t i = first; i < offset - h.base_offset; i++) {
+    int32_t len;
+    size_t n = ReadVarint(p, end, &len);
+    if (n == 0 || len < 1 || end - (p + n) < len) return false;
+    p += n + static_cast<size_t>(len);
+  }
+  return ScanRecords(batch, h, [offset](const RecordRef& r) { return r.offset >= offset; }, out, p,
+                     offset - h.base_offset) &&
+         out->offset == offset;
+}
+
+bool RecordStarts(const uint8_t* batch, const BatchHeader& h, uint32_t stride, std::vector<uint32_t>* starts) {
+  const uint8_t* p = batch + kRecordsOffset;
+  const uint8_t* end = batch + h.total_size();
+  starts->clear();
+  for (int32_t i = 0; i < h.records_count; i++) {
+    if (i % stride == 0) starts->push_back(static_cast<uint32_t>(p - batch));
+    int32_t len;
+    size_t n = ReadVarint(p, end, &len);
+    if (n == 0 || len < 1 || end - (p + n) < len) return false;
+    p += n + static_cast<size_t>(len);
+  }
+  return p == end;
 }
 
 bool FindRecordByTimestamp(const uint8_t* batch, const BatchHeader& h, int64_t timestamp, RecordRef* out) {

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/format.h"
 #include "core/status.h"
@@ -71,6 +72,13 @@ struct RecordRef {
   int64_t timestamp;
 };
 bool FindRecord(const uint8_t* batch, const BatchHeader& h, int64_t offset, RecordRef* out);
+// For batches whose records have offset deltas 0, 1, 2, ... (lastOffsetDelta ==
+// recordsCount - 1): finds `offset` starting from record number `first`, which
+// begins at `start`.
+bool FindRecordFrom(const uint8_t* batch, const BatchHeader& h, int64_t offset, const uint8_t* start, int64_t first,
+                    RecordRef* out);
+// The position (from the batch start) of every stride-th record; false if the records are malformed.
+bool RecordStarts(const uint8_t* batch, const BatchHeader& h, uint32_t stride, std::vector<uint32_t>* starts);
 bool FindRecordByTimestamp(const uint8_t* batch, const BatchHeader& h, int64_t timestamp, RecordRef* out);
 
 // Zigzag LEB128 varints (protobuf's), bounds-checked. Return bytes read or 0 on error.

@@ -71,14 +71,16 @@ void HeadFile::Publish(const HeadState& s) {
 
 bool HeadFile::Read(HeadState* s) const {
   auto* h = static_cast<Shared*>(map_);
-  for (;;) {
+  for (int attempt = 0;; attempt++) {
     uint64_t before = h->seq.load(std::memory_order_acquire);
     if (h->magic.load(std::memory_order_relaxed) != kMagic) return false;
-    if (before & 1) continue;
+    // An odd sequence that never settles is a writer killed mid-publish: its
+    // fields are whole offsets, each written atomically, so take them as they are.
+    if ((before & 1) && attempt < 100000) continue;
     int64_t v[8];
     for (int i = 0; i < 8; i++) v[i] = h->fields[i].load(std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_acquire);
-    if (h->seq.load(std::memory_order_relaxed) != before) continue;
+    if (h->seq.load(std::memory_order_relaxed) != before && attempt < 100000) continue;
     s->log_start_offset = v[0];
     s->log_end_offset = v[1];
     s->durable_offset = v[2];

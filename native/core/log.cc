@@ -493,6 +493,11 @@ Status Log::ReadBatchAt(int64_t offset, PlacedBatch* batch, ReadResult* result) 
   return Status::OK();
 }
 
+bool Log::FindRecord(const PlacedBatch& b, int64_t offset, RecordRef* out) {
+  Segment* s = SegmentFor(offset);
+  return s != nullptr && s->FindRecord(b, offset, out);
+}
+
 Status Log::FindBatchByTimestamp(int64_t ts, bool* found, ReadResult* result, BatchHeader* header) {
   if (closed_) return Status(Code::kClosed, "log " + options_.dir + " is closed");
   *found = false;

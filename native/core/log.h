@@ -103,6 +103,8 @@ class Log {
   Status Read(int64_t offset, size_t max_bytes, int64_t upper, ReadResult* result);
   // The batch holding `offset` (result->data/length cover it), or length 0.
   Status ReadBatchAt(int64_t offset, PlacedBatch* batch, ReadResult* result);
+  // The record at `offset` inside the uncompressed batch b found by ReadBatchAt.
+  bool FindRecord(const PlacedBatch& b, int64_t offset, RecordRef* out);
   // The first batch with maxTimestamp >= ts: *found false when there is none.
   Status FindBatchByTimestamp(int64_t ts, bool* found, ReadResult* result, BatchHeader* header);
 

@@ -355,10 +355,40 @@ bool Segment::FindBatchByTimestamp(int64_t ts, PlacedBatch* out) const {
   return false;
 }
 
+namespace {
+constexpr uint32_t kRecordStride = 16;
+constexpr size_t kMaxRecordStarts = 4u << 20;  // per segment: 16 MiB of positions
+}  // namespace
+
+bool Segment::FindRecord(const PlacedBatch& b, int64_t offset, RecordRef* out) {
+  const uint8_t* batch = map_->data() + b.position;
+  const BatchHeader& h = b.header;
+  if (h.records_count <= static_cast<int32_t>(2 * kRecordStride) || h.last_offset_delta != h.records_count - 1) {
+    return tidelog::FindRecord(batch, h, offset, out);
+  }
+  if (offset < h.base_offset || offset > h.last_offset()) return false;
+  auto it = record_starts_.find(b.position);
+  if (it == record_starts_.end()) {
+    std::vector<uint32_t> starts;
+    if (!RecordStarts(batch, h, kRecordStride, &starts)) return false;
+    if (record_starts_entries_ + starts.size() > kMaxRecordStarts) {
+      record_starts_.clear();
+      record_starts_entries_ = 0;
+    }
+    record_starts_entries_ += starts.size();
+    it = record_starts_.emplace(b.position, std::move(starts)).first;
+  }
+  int64_t index = offset - h.base_offset;
+  int64_t mark = index / kRecordStride;
+  return FindRecordFrom(batch, h, offset, batch + it->second[static_cast<size_t>(mark)], mark * kRecordStride, out);
+}
+
 Status Segment::TruncateTo(int64_t offset) {
   PlacedBatch b;
   if (!FindBatch(offset, &b)) return Status::OK();  // nothing at or above offset here
   uint64_t cut = b.position;
+  record_starts_.clear();
+  record_starts_entries_ = 0;
   if (map_.use_count() > 1) {
     // Buffers handed to JS still point into this mapping: give them zero pages
     // past the cut (instead of SIGBUS) and take a fresh mapping for ourselves.
