@@ -13,9 +13,11 @@
         "native/core/log.cc",
         "native/core/dir_lock.cc",
         "native/core/head_file.cc",
+        "native/core/verify.cc",
         "native/binding/addon.cc",
         "native/binding/errors.cc",
-        "native/binding/log_handle.cc"
+        "native/binding/log_handle.cc",
+        "native/binding/verify_worker.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -24,3 +24,5 @@ export {
   verifyBatchCrc,
 } from './record/index.js';
 export type { BatchHeader, Bytes, Compression, LogRecord, ProducerRecord, RecordHeader } from './record/types.js';
+export { verifyLog } from './verify.js';
+export type { VerifyIssue, VerifyReport } from './verify.js';

@@ -85,6 +85,25 @@ export interface NativeLog {
   noop(): void;
 }
 
+export interface NativeVerifyIssue {
+  file: string;
+  /** Byte position in the file, or -1. */
+  position: number;
+  /** The record offset concerned, or -1. */
+  offset: number;
+  problem: string;
+}
+
+export interface NativeVerifyReport {
+  segments: number;
+  bytes: number;
+  batches: number;
+  records: number;
+  startOffset: number;
+  endOffset: number;
+  issues: NativeVerifyIssue[];
+}
+
 export interface NativeAddon {
   crc32c(bytes: Uint8Array, init?: number): number;
   crc32cPortable(bytes: Uint8Array, init?: number): number;
@@ -92,6 +111,7 @@ export interface NativeAddon {
   errorCodes(): string[];
   formatConstants(): Record<string, number>;
   setErrorFactory(factory: (code: string, message: string) => Error): void;
+  verifyLog(dir: string): Promise<NativeVerifyReport>;
   openLog(options: NativeLogOptions): Promise<{ log: NativeLog; recovery: NativeRecoveryInfo }>;
 }
 

@@ -9,6 +9,10 @@
 #include "core/status.h"
 
 namespace tidelog {
+Napi::Value VerifyLogJs(const Napi::CallbackInfo& info);  // verify_worker.cc
+}
+
+namespace tidelog {
 namespace {
 
 bool ArgBytes(const Napi::CallbackInfo& info, const uint8_t** data, size_t* len) {
@@ -93,6 +97,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("formatConstants", Napi::Function::New(env, FormatConstants));
   exports.Set("setErrorFactory", Napi::Function::New(env, SetErrorFactoryJs));
   exports.Set("openLog", Napi::Function::New(env, OpenLog));
+  exports.Set("verifyLog", Napi::Function::New(env, VerifyLogJs));
   return exports;
 }
 
