@@ -4,6 +4,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cstring>
+#include <vector>
+
 #include "core/file.h"
 
 namespace tidelog {
@@ -27,10 +30,20 @@ Mapping::~Mapping() {
 
 void Mapping::ZeroFrom(size_t offset) {
   size_t page = PageSize();
-  size_t start = (offset + page - 1) / page * page;
-  if (start >= length_) return;
+  size_t floor = offset / page * page;
+  if (floor >= length_) return;
+  // The page holding `offset` is shared with the file: later appends rewrite its
+  // bytes past `offset`, and a Buffer over them would see those new bytes. So it
+  // becomes a private copy too: its bytes below `offset` (still in the file) are
+  // saved, and written back into the anonymous page.
+  size_t keep = offset - floor;
+  std::vector<uint8_t> saved(data_ + floor, data_ + offset);
   // MAP_FIXED over our own range: atomically swaps the file pages for zero pages.
-  ::mmap(data_ + start, length_ - start, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  void* p = ::mmap(data_ + floor, length_ - floor, keep > 0 ? PROT_READ | PROT_WRITE : PROT_READ,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  if (p == MAP_FAILED || keep == 0) return;
+  std::memcpy(data_ + floor, saved.data(), keep);
+  ::mprotect(data_ + floor, page, PROT_READ);
 }
 
 }  // namespace tidelog

@@ -30,8 +30,10 @@ class Mapping {
 
   const uint8_t* data() const { return data_; }
   size_t length() const { return length_; }
-  // Replaces the pages from the one containing `offset` (rounded up) to the end
-  // with private zero pages. Used before truncating the mapped file.
+  // Replaces the pages from the one containing `offset` to the end with private
+  // anonymous pages: zeros from `offset` on, the file's bytes below it. Used
+  // before truncating the mapped file, whose pages from `offset` on later
+  // appends rewrite.
   void ZeroFrom(size_t offset);
 
  private:

@@ -262,10 +262,17 @@ Status Segment::LoadTrusted() {
     if (base_offset_ + LoadI32(e + 8) >= next_offset_ && file_size > 0) {
       return corrupt("time index points past the end of the log");
     }
-    if (last_time_entry_ts_ >= max_timestamp_) {
-      max_timestamp_ = last_time_entry_ts_;
-      offset_of_max_timestamp_ = base_offset_ + LoadI32(e + 8);
+    // Seal() ends the time index with the segment's largest timestamp, so a
+    // smaller last entry is not the index that was sealed: e.g. a zero-filled
+    // file of one entry, which passes every ordering check above.
+    if (last_time_entry_ts_ < max_timestamp_) {
+      return corrupt("the last time index entry is older than a batch of the log");
     }
+    max_timestamp_ = last_time_entry_ts_;
+    offset_of_max_timestamp_ = base_offset_ + LoadI32(e + 8);
+  }
+  if (n_time == 0 && max_timestamp_ != kNoTimestamp) {
+    return corrupt("time index is empty but the log has timestamps");
   }
   if (file_size > 0) {
     BatchHeader h0;
