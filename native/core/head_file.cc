@@ -24,16 +24,45 @@ struct Shared {
 };
 static_assert(sizeof(Shared) <= kFileSize, "head fits in a page");
 
+// Gives the head file kFileSize allocated bytes. Extending it with ftruncate
+// would leave a hole, and the first store through the shared mapping would
+// then have to allocate the page: on a full disk that is a SIGBUS, not an
+// error. posix_fallocate also fills a hole an earlier writer left, and never
+// overwrites data; where it is missing, zeros are written past the end.
+Status ReserveHead(int fd, const std::string& path) {
+#if defined(__linux__)
+  int err;
+  do {
+    err = ::posix_fallocate(fd, 0, kFileSize);
+  } while (err == EINTR);
+  if (err == 0) return Status::OK();
+  if (err != EOPNOTSUPP && err != ENOSYS && err != EINVAL) return ErrnoStatus(err, "fallocate", path);
+#endif
+  static const uint8_t zeros[kFileSize] = {};
+  off_t at = ::lseek(fd, 0, SEEK_END);
+  if (at < 0) return ErrnoStatus(errno, "lseek", path);
+  while (at < static_cast<off_t>(kFileSize)) {
+    ssize_t n = ::pwrite(fd, zeros + at, kFileSize - static_cast<size_t>(at), at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoStatus(errno, "pwrite", path);
+    if (n == 0) return ErrnoStatus(ENOSPC, "pwrite", path);
+    at += n;
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Status HeadFile::Open(const std::string& dir, bool writable, std::unique_ptr<HeadFile>* out) {
   std::string path = dir + "/" + format::kHeadFile;
   int fd = ::open(path.c_str(), (writable ? (O_RDWR | O_CREAT) : O_RDONLY) | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoStatus(errno, "open", path);
-  if (writable && ::ftruncate(fd, kFileSize) != 0) {
-    int err = errno;
-    ::close(fd);
-    return ErrnoStatus(err, "ftruncate", path);
+  if (writable) {
+    Status st = ReserveHead(fd, path);
+    if (!st.ok()) {
+      ::close(fd);
+      return st;
+    }
   }
   off_t size = ::lseek(fd, 0, SEEK_END);
   if (size < static_cast<off_t>(kFileSize)) {

@@ -68,7 +68,9 @@ Status SyncJob::Run() {
   for (const auto& f : files) TL_RETURN_IF_ERROR(f->DataSync());
   if (sync_dir) TL_RETURN_IF_ERROR(SyncDir(dir));
   if (write_checkpoint) {
-    TL_RETURN_IF_ERROR(WriteFileAtomic(dir, kRecoveryPointFile, OffsetCheckpointText(target_offset)));
+    Status st = WriteFileAtomic(dir, kRecoveryPointFile, OffsetCheckpointText(target_offset));
+    if (!st.ok() && (checkpoint_required || st.code() != Code::kDiskFull)) return st;
+    checkpoint_written = st.ok();
   }
   return Status::OK();
 }
@@ -162,7 +164,17 @@ Status Log::OpenWriter(RecoveryInfo* info) {
   if (!clean) TL_RETURN_IF_ERROR(SyncDir(dir));
   durable_offset_ = log_end_offset_;
   recovery_point_ = log_end_offset_;
-  if (!clean || rp != log_end_offset_) TL_RETURN_IF_ERROR(WriteRecoveryPoint(log_end_offset_));
+  if (!clean || rp != log_end_offset_) {
+    Status cp = WriteRecoveryPoint(log_end_offset_);
+    if (!cp.ok()) {
+      // A checkpoint above the log end (left by a truncation) must be replaced
+      // before anything is appended; a lower one only lengthens the scan after
+      // a crash, so a full disk may keep it: the next sync tries again.
+      if (cp.code() != Code::kDiskFull || rp > log_end_offset_) return cp;
+      recovery_point_ = rp;
+      roll_since_checkpoint_ = true;
+    }
+  }
 
   TL_RETURN_IF_ERROR(HeadFile::Open(dir, true, &head_));
   HeadState prev;
@@ -538,6 +550,7 @@ std::unique_ptr<SyncJob> Log::PrepareSync(bool force_checkpoint) {
   job->appended_bytes = appended_bytes_;
   job->write_checkpoint = force_checkpoint || roll_since_checkpoint_ ||
                           appended_bytes_ - checkpointed_bytes_ >= options_.checkpoint_interval_bytes;
+  job->checkpoint_required = force_checkpoint;
   if (job->files.empty() && !job->sync_dir && !job->write_checkpoint) return nullptr;
   return job;
 }
@@ -555,7 +568,7 @@ void Log::CompleteSync(const SyncJob& job) {
   synced_bytes_ = std::max(synced_bytes_, job.appended_bytes);
   int64_t target = std::min(job.target_offset, log_end_offset_);
   durable_offset_ = std::max(durable_offset_, target);
-  if (job.write_checkpoint) {
+  if (job.checkpoint_written) {
     recovery_point_ = std::max(recovery_point_, target);
     checkpointed_bytes_ = job.appended_bytes;
     roll_since_checkpoint_ = false;
@@ -592,11 +605,16 @@ Status Log::TruncateTo(int64_t offset) {
 Status Log::Close() {
   if (closed_) return Status::OK();
   closed_ = true;
-  if (options_.read_only) {
-    segments_.clear();
-    head_.reset();
-    return Status::OK();
-  }
+  Status st = options_.read_only ? Status::OK() : SyncForClose();
+  // Whatever failed, let go of the files and the lock, so that the log can be
+  // opened again (it then recovers, as after a crash, if no clean marker was written).
+  segments_.clear();
+  head_.reset();
+  lock_.reset();
+  return st;
+}
+
+Status Log::SyncForClose() {
   Segment* active = segments_.back().get();
   TL_RETURN_IF_ERROR(active->Seal());
   for (auto& s : segments_) {
@@ -607,14 +625,14 @@ Status Log::Close() {
     }
   }
   TL_RETURN_IF_ERROR(SyncDir(options_.dir));
-  TL_RETURN_IF_ERROR(WriteRecoveryPoint(log_end_offset_));
   durable_offset_ = log_end_offset_;
   Publish();
-  TL_RETURN_IF_ERROR(WriteFileAtomic(options_.dir, kCleanShutdownFile, ""));
-  segments_.clear();
-  head_.reset();
-  lock_.reset();
-  return Status::OK();
+  // Everything is synced. The checkpoint is only a scan bound, and the clean
+  // marker makes the next open trust every segment anyway (and rewrite the
+  // checkpoint): a full disk that refuses the checkpoint does not fail close.
+  Status st = WriteRecoveryPoint(log_end_offset_);
+  if (!st.ok() && st.code() != Code::kDiskFull) return st;
+  return WriteFileAtomic(options_.dir, kCleanShutdownFile, "");
 }
 
 std::vector<SegmentInfo> Log::Segments() const {

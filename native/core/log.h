@@ -83,6 +83,12 @@ struct SyncJob {
   std::string dir;
   bool sync_dir = false;
   bool write_checkpoint = false;
+  // A forced checkpoint (after truncateTo) must be written: the old one may lie
+  // above the new log end. Any other checkpoint only bounds the next recovery
+  // scan, so failing to write it (a full disk) does not fail the sync: the data
+  // is durable all the same, and the next sync tries again.
+  bool checkpoint_required = false;
+  bool checkpoint_written = false;  // set by Run()
   int64_t target_offset = 0;  // durable once Run() succeeds
   // bookkeeping applied by Log::CompleteSync
   std::vector<std::pair<int64_t, uint64_t>> segment_sizes;  // base offset -> size synced
@@ -135,6 +141,7 @@ class Log {
   Segment* SegmentFor(int64_t offset) const;
   void Publish();
   Status WriteRecoveryPoint(int64_t offset);
+  Status SyncForClose();
 
   LogOptions options_;
   std::unique_ptr<DirLock> lock_;
