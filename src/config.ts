@@ -104,7 +104,7 @@ const LOG_CHECKS: Record<keyof ResolvedLogOptions, Check> = {
   segmentMs: int(1, Number.MAX_SAFE_INTEGER),
   indexIntervalBytes: int(0, INT32_MAX),
   maxIndexBytes: int(64, INT32_MAX),
-  maxMessageBytes: int(0, INT32_MAX),
+  maxMessageBytes: int(1, INT32_MAX),
   flushIntervalMs: nullable(int(1, INT32_MAX)),
   flushBytes: nullable(int(1, Number.MAX_SAFE_INTEGER)),
   acks: oneOf('none', 'written', 'durable'),
@@ -171,6 +171,12 @@ export function resolveLogOptions(options: unknown): ResolvedLogOptions {
     if (value === undefined) continue;
     check(name, value);
     out[name] = value;
+  }
+  // A batch must fit in one segment. When the caller shrinks segmentBytes below the
+  // default maxMessageBytes without naming maxMessageBytes, follow segmentBytes down
+  // rather than refusing a configuration the caller never wrote.
+  if (given.maxMessageBytes === undefined && (out.maxMessageBytes as number) > (out.segmentBytes as number)) {
+    out.maxMessageBytes = out.segmentBytes;
   }
   const resolved = out as ResolvedLogOptions;
   if (resolved.maxMessageBytes > resolved.segmentBytes) {

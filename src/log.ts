@@ -22,7 +22,7 @@ import {
   rejectUnknownOptions,
   resolveLogOptions,
 } from './config.js';
-import { InvalidArgumentError, InvalidStateError, LogClosedError, TidelogError } from './errors.js';
+import { InvalidArgumentError, InvalidStateError, LogClosedError, ReadOnlyError } from './errors.js';
 import { AppendFlag, LookupResult, type NativeLog, type NativeRecoveryInfo, StateSlot, native } from './native.js';
 import { BatchEncoder, decodeBatch, decodeBatches, decodeRecordBody } from './record/index.js';
 import type { LogRecord, ProducerRecord } from './record/types.js';
@@ -247,7 +247,8 @@ export class Log {
 
   /** Iterates the records from `offset` (default: the log start) to the log end as it is when each batch is read. */
   async *records(offset?: number, options?: ReadOptions): AsyncGenerator<LogRecord, void, undefined> {
-    let position = offset ?? this.logStartOffset;
+    // Only undefined means the default: null is a bad offset here as in every other call.
+    let position = offset === undefined ? this.logStartOffset : offset;
     const { maxBytes, maxRecords, isolation } = this.#readArgs(position, options, 'records');
     let yielded = 0;
     const batch: LogRecord[] = [];
@@ -373,7 +374,7 @@ export class Log {
   #checkWritable(): void {
     this.#checkOpen();
     if (this.options.readOnly) {
-      throw new TidelogError('READ_ONLY', `log ${this.dir} was opened read-only`);
+      throw new ReadOnlyError(`log ${this.dir} was opened read-only`);
     }
     if (this.#truncating) {
       throw new InvalidStateError(`truncateTo is running on ${this.dir}: await it before appending`);

@@ -7,7 +7,7 @@ import { makeRecord, tempDir } from '../helpers.js';
 const seg = (dir: string, base: number, ext: string) => join(dir, `${String(base).padStart(20, '0')}.${ext}`);
 
 async function buildLog(dir: string) {
-  const log = await Log.open(dir, { segmentBytes: 8192, indexIntervalBytes: 256 });
+  const log = await Log.open(dir, { segmentBytes: 4096, indexIntervalBytes: 256 });
   for (let b = 0; b < 60; b++) {
     await log.append(Array.from({ length: 5 }, (_, i) => makeRecord(b * 5 + i)));
   }
