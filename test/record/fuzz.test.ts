@@ -103,7 +103,8 @@ function mutate(input: Buffer, ms: { kind: string; at: number; value: number; ex
         b = Buffer.concat([b.subarray(0, at), m.extra, b.subarray(at)]);
         break;
       case 'length': // a plausible but wrong batchLength
-        if (b.length >= 12) b.writeInt32BE(b.readInt32BE(8) + (m.value - 128), 8);
+        // wraps like an int32 field would: the decoder sees any 32-bit value
+        if (b.length >= 12) b.writeInt32BE((b.readInt32BE(8) + (m.value - 128)) | 0, 8);
         break;
     }
   }

@@ -1,7 +1,8 @@
 /**
  * Record batches written by sarama, an independent Kafka client in Go
  * (IBM/sarama record_test.go, recordBatchTestCases()), kept as hex in
- * ../shared/kafka-fixtures. Their records, from that file: one record with
+ * test/fixtures/kafka (a copy of ../shared/kafka-fixtures, so a clean checkout
+ * has them). Their records, from that file: one record with
  * timestampDelta 5 ms, key 01 02 03 04, value 05 06 07 and one header
  * (key 08 09 0a, value 0b 0c), firstTimestamp 1479847795000 (time.Unix(1479847795, 0)),
  * maxTimestamp 0 (sarama leaves it unset), every other header field 0.
@@ -26,7 +27,7 @@ interface Fixture {
 }
 
 const FIXTURES = JSON.parse(
-  readFileSync(new URL('../../../shared/kafka-fixtures/sarama-record-batches.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../fixtures/kafka/sarama-record-batches.json', import.meta.url), 'utf8'),
 ) as { batches: Fixture[] };
 
 function fixture(name: string): Buffer {
