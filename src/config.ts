@@ -67,35 +67,41 @@ export const LOG_DEFAULTS: ResolvedLogOptions = Object.freeze({
   checkpointIntervalBytes: 16 * 1024 * 1024,
 });
 
-type Check = (name: string, value: unknown) => void;
+export type Check = (name: string, value: unknown) => void;
 
-const int =
-  (min: number, max: number): Check =>
-  (name, value) => {
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-      throw new InvalidArgumentError(`option ${name} must be an integer in [${min}, ${max}], got ${describe(value)}`);
-    }
+/**
+ * Value checks for an options object. `what` starts each message ('option',
+ * 'topic config'), so that an error names the kind of setting that was wrong.
+ */
+export function optionChecks(what: string) {
+  const int =
+    (min: number, max: number): Check =>
+    (name, value) => {
+      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+        throw new InvalidArgumentError(`${what} ${name} must be an integer in [${min}, ${max}], got ${describe(value)}`);
+      }
+    };
+  const nullable =
+    (check: Check): Check =>
+    (name, value) => {
+      if (value !== null) check(name, value);
+    };
+  const oneOf =
+    (...allowed: readonly string[]): Check =>
+    (name, value) => {
+      if (typeof value !== 'string' || !allowed.includes(value)) {
+        throw new InvalidArgumentError(
+          `${what} ${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describe(value)}`,
+        );
+      }
+    };
+  const bool: Check = (name, value) => {
+    if (typeof value !== 'boolean') throw new InvalidArgumentError(`${what} ${name} must be a boolean, got ${describe(value)}`);
   };
+  return { int, nullable, oneOf, bool };
+}
 
-const nullable =
-  (check: Check): Check =>
-  (name, value) => {
-    if (value !== null) check(name, value);
-  };
-
-const oneOf =
-  (...allowed: readonly string[]): Check =>
-  (name, value) => {
-    if (typeof value !== 'string' || !allowed.includes(value)) {
-      throw new InvalidArgumentError(
-        `option ${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describe(value)}`,
-      );
-    }
-  };
-
-const bool: Check = (name, value) => {
-  if (typeof value !== 'boolean') throw new InvalidArgumentError(`option ${name} must be a boolean, got ${describe(value)}`);
-};
+const { int, nullable, oneOf, bool } = optionChecks('option');
 
 const INT32_MAX = 2 ** 31 - 1;
 

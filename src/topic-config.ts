@@ -10,7 +10,16 @@
  * Which configs take effect at once (alterTopicConfig) and which at the next
  * open of the partition logs: see RUNTIME_CONFIGS and docs/store-and-producer.md.
  */
-import { type CompressionOption, type LogOptions, type TimestampType, checkOptionsObject, describe, rejectUnknownOptions } from './config.js';
+import {
+  type Check,
+  type CompressionOption,
+  type LogOptions,
+  type TimestampType,
+  checkOptionsObject,
+  describe,
+  optionChecks,
+  rejectUnknownOptions,
+} from './config.js';
 import { InvalidArgumentError } from './errors.js';
 
 export type CleanupPolicy = 'delete' | 'compact' | 'compact,delete';
@@ -81,33 +90,9 @@ export const TOPIC_DEFAULTS: ResolvedTopicConfig = Object.freeze({
  */
 export const RUNTIME_CONFIGS: ReadonlySet<keyof TopicConfig> = new Set<keyof TopicConfig>(['compression', 'maxMessageBytes']);
 
-type Check = (name: string, value: unknown) => void;
 const MAX = Number.MAX_SAFE_INTEGER;
 const INT32_MAX = 2 ** 31 - 1;
-
-const int =
-  (min: number, max: number): Check =>
-  (name, value) => {
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-      throw new InvalidArgumentError(`topic config ${name} must be an integer in [${min}, ${max}], got ${describe(value)}`);
-    }
-  };
-
-const nullable =
-  (check: Check): Check =>
-  (name, value) => {
-    if (value !== null) check(name, value);
-  };
-
-const oneOf =
-  (...allowed: readonly string[]): Check =>
-  (name, value) => {
-    if (typeof value !== 'string' || !allowed.includes(value)) {
-      throw new InvalidArgumentError(
-        `topic config ${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describe(value)}`,
-      );
-    }
-  };
+const { int, nullable, oneOf } = optionChecks('topic config');
 
 const ratio: Check = (name, value) => {
   if (typeof value !== 'number' || !(value >= 0 && value <= 1)) {
@@ -130,7 +115,7 @@ const CHECKS: Record<keyof TopicConfig, Check> = {
   segmentMs: int(1, MAX),
   segmentIndexBytes: int(64, INT32_MAX),
   indexIntervalBytes: int(0, INT32_MAX),
-  maxMessageBytes: int(0, INT32_MAX),
+  maxMessageBytes: int(1, INT32_MAX),
   compression: oneOf('producer', 'none', 'lz4'),
   messageTimestampType: oneOf('CreateTime', 'LogAppendTime'),
   deleteRetentionMs: int(0, MAX),
@@ -168,6 +153,11 @@ export function resolveTopicConfig(...layers: readonly Readonly<TopicConfig>[]):
   const out: Record<string, unknown> = { ...TOPIC_DEFAULTS };
   for (const layer of layers) {
     for (const [k, v] of Object.entries(layer)) if (v !== undefined) out[k] = v;
+  }
+  // As for a log: when no layer names maxMessageBytes, the default follows a
+  // smaller segmentBytes down (a batch must fit in a segment).
+  if (!layers.some((l) => l.maxMessageBytes !== undefined) && (out.maxMessageBytes as number) > (out.segmentBytes as number)) {
+    out.maxMessageBytes = out.segmentBytes;
   }
   const resolved = out as Required<TopicConfig>;
   if (resolved.maxMessageBytes > resolved.segmentBytes) {

@@ -130,6 +130,7 @@ describe('Log.open', () => {
       { indexIntervalBytes: -1 },
       { maxIndexBytes: 8 },
       { maxMessageBytes: -5 },
+      { maxMessageBytes: 0 },
       { segmentBytes: 4096, maxMessageBytes: 8192 },
       { flushIntervalMs: 0 },
       { flushBytes: 0 },
@@ -147,6 +148,17 @@ describe('Log.open', () => {
       await expect(Log.open(dir, options as LogOptions)).rejects.toBeInstanceOf(InvalidArgumentError);
     }
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('maxMessageBytes defaults to 1 MiB, or to segmentBytes when that is smaller and it was not given', async () => {
+    const big = await Log.open(tempDir());
+    const small = await Log.open(tempDir(), { segmentBytes: 4096 });
+    open.push(big, small);
+    expect(big.options.maxMessageBytes).toBe(1024 * 1024);
+    expect(small.options.maxMessageBytes).toBe(4096);
+    const records = Array.from({ length: 60 }, (_, i) => ({ key: `k${i}`, value: 'x'.repeat(200) }));
+    await expect(small.append(records)).rejects.toBeInstanceOf(BatchTooLargeError);
+    expect(small.logEndOffset).toBe(0);
   });
 
   it('a refused open of an existing log touches nothing; the caller’s options are not mutated', async () => {

@@ -159,6 +159,13 @@ describe('topic configuration', () => {
     expect(r.logAppendTime).toBeGreaterThan(5);
   });
 
+  it('a small segmentBytes without maxMessageBytes brings the maxMessageBytes default down to it', async () => {
+    const store = await openStore(tempDir());
+    await store.createTopic('small', { config: { segmentBytes: 4096 } });
+    expect(store.describeTopic('small').config).toMatchObject({ segmentBytes: 4096, maxMessageBytes: 4096 });
+    expect(store.log('small', 0).options.maxMessageBytes).toBe(4096);
+  });
+
   it('refuses unknown names with a suggestion, bad values and inconsistent combinations', async () => {
     const store = await openStore(tempDir());
     const cases: [unknown, RegExp][] = [
@@ -172,6 +179,7 @@ describe('topic configuration', () => {
       [{ segmentBytes: 1000, maxMessageBytes: 2000 }, /maxMessageBytes \(2000\) must not exceed segmentBytes \(1000\)/],
       [{ minCompactionLagMs: 10, maxCompactionLagMs: 5 }, /maxCompactionLagMs \(5\) must not be below minCompactionLagMs \(10\)/],
       [{ flushIntervalMs: 0 }, /flushIntervalMs must be an integer in \[1,/],
+      [{ maxMessageBytes: 0 }, /topic config maxMessageBytes must be an integer in \[1,/],
       ['fast', /topic config options must be an object/],
     ];
     for (const [config, message] of cases) {
