@@ -22,9 +22,10 @@ import {
   rejectUnknownOptions,
   resolveLogOptions,
 } from './config.js';
-import { InvalidArgumentError, InvalidStateError, LogClosedError, ReadOnlyError } from './errors.js';
+import { CorruptRecordError, InvalidArgumentError, InvalidStateError, LogClosedError, ReadOnlyError } from './errors.js';
 import { AppendFlag, LookupResult, type NativeLog, type NativeRecoveryInfo, StateSlot, native } from './native.js';
-import { BatchEncoder, decodeBatch, decodeBatches, decodeRecordBody } from './record/index.js';
+import { BatchEncoder, checkBatchCodecs, decodeBatch, decodeBatches, decodeRecordBody } from './record/index.js';
+import { type ResolvedEncodeOptions, resolveEncodeOptions } from './record/encode.js';
 import type { LogRecord, ProducerRecord } from './record/types.js';
 
 export type { LogOptions, ResolvedLogOptions } from './config.js';
@@ -40,6 +41,15 @@ export interface AppendBatchesOptions {
   /** true: the log assigns offsets (the batches' base offsets are ignored); false: they are kept and must follow the log end. @default true */
   assignOffsets?: boolean;
   acks?: Acks;
+  /**
+   * true: the bytes were just encoded by tidelog's own encoder with
+   * `computeCrc: false` (a Producer does this): the log computes each batch's
+   * CRC natively, in the append call, instead of checking the CRC field, and
+   * does not walk the records of uncompressed batches again. Framing, sizes,
+   * offsets and codecs are still checked. Never for bytes from elsewhere: a
+   * damaged batch would be stored under a valid CRC. @default false
+   */
+  computeCrc?: boolean;
 }
 
 export interface AppendResult {
@@ -75,7 +85,15 @@ export interface SegmentInfo {
 export type RecoveryInfo = Readonly<NativeRecoveryInfo>;
 
 const APPEND_OPTIONS = ['acks', 'compression'] as const;
-const APPEND_BATCHES_OPTIONS = ['assignOffsets', 'acks'] as const;
+const APPEND_BATCHES_OPTIONS = ['assignOffsets', 'acks', 'computeCrc'] as const;
+
+interface ResolvedAppendBatches {
+  assign: boolean;
+  computeCrc: boolean;
+  acks: Acks;
+}
+/** appendBatches options objects already checked (frozen ones only: they cannot change). */
+const RESOLVED_APPEND_BATCHES = new WeakMap<object, ResolvedAppendBatches>();
 const READ_OPTIONS = ['maxBytes', 'maxRecords', 'isolation'] as const;
 const DEFAULT_MAX_BYTES = 1024 * 1024;
 
@@ -95,6 +113,8 @@ export class Log {
   readonly #native: NativeLog;
   readonly #state: Float64Array;
   readonly #encoder = new BatchEncoder(64 * 1024);
+  readonly #encodeNone: Readonly<ResolvedEncodeOptions>;
+  readonly #encodeLz4: Readonly<ResolvedEncodeOptions>;
   #closed = false;
   #closing: Promise<void> | null = null;
   #truncating = false;
@@ -110,6 +130,10 @@ export class Log {
     this.#native = handle;
     this.#state = handle.state;
     this.recovery = Object.freeze({ ...recovery });
+    // The CRC is left to the native append (AppendFlag.ComputeCrc), in the same call.
+    const encode = { maxRecordBytes: options.maxMessageBytes, computeCrc: false } as const;
+    this.#encodeNone = resolveEncodeOptions({ ...encode, compression: 'none' });
+    this.#encodeLz4 = resolveEncodeOptions({ ...encode, compression: 'lz4' });
     if (options.flushIntervalMs !== null && !options.readOnly) {
       this.#timer = setInterval(() => {
         if (this.#state[StateSlot.UnsyncedBytes] > 0) this.#requestSync();
@@ -187,22 +211,19 @@ export class Log {
    * Appends pre-encoded RecordBatch v2 bytes (one or more whole batches), as a
    * broker does. Every batch's framing and CRC is checked, and the records of
    * uncompressed batches; with assignOffsets:false each batch's base offset must
-   * be at or above the log end offset. All or nothing.
+   * be at or above the log end offset. A batch compressed with a codec tidelog
+   * cannot read back (gzip, snappy, zstd) is refused with
+   * UnsupportedCompressionError. All or nothing.
    */
   appendBatches(batches: Uint8Array, options?: AppendBatchesOptions): Promise<AppendResult> {
     try {
-      const given = checkOptionsObject(options, 'appendBatches');
-      rejectUnknownOptions(given, APPEND_BATCHES_OPTIONS, 'appendBatches');
+      const { assign, computeCrc, acks } = this.#appendBatchesOptions(options);
       if (!(batches instanceof Uint8Array)) {
         throw new InvalidArgumentError(`appendBatches takes a Buffer or Uint8Array, got ${describe(batches)}`);
       }
-      const assign = given.assignOffsets ?? true;
-      if (typeof assign !== 'boolean') {
-        throw new InvalidArgumentError(`option assignOffsets must be a boolean, got ${describe(assign)}`);
-      }
-      const acks = this.#appendAcks({ acks: given.acks as Acks | undefined });
       this.#checkWritable();
-      let flags = AppendFlag.VerifyCrc | AppendFlag.ValidateRecords;
+      checkBatchCodecs(batches);
+      let flags = computeCrc ? AppendFlag.ComputeCrc : AppendFlag.VerifyCrc | AppendFlag.ValidateRecords;
       if (assign) flags |= AppendFlag.AssignOffsets;
       if (this.options.messageTimestampType === 'LogAppendTime') flags |= AppendFlag.LogAppendTime;
       const result = this.#nativeAppend(batches, flags);
@@ -217,6 +238,12 @@ export class Log {
    * before `offset`), as one zero-copy Buffer, or null at the end of the log.
    * The Buffer points into the segment's mapping and keeps it alive until it is
    * collected; bytes a later truncateTo removes read as zeros.
+   *
+   * Every batch returned passed its CRC-32C check (natively, once per batch and
+   * session). When the batch holding `offset` is damaged this throws
+   * CorruptRecordError naming the file, position and offset; a damaged batch
+   * after it ends the Buffer before it, so the next read (at its offset) throws.
+   * There is no option to skip the check.
    */
   readBatches(offset: number, options?: ReadOptions): Buffer | null {
     const { maxBytes, upper } = this.#readArgs(offset, options, 'readBatches');
@@ -226,7 +253,9 @@ export class Log {
   /**
    * Records from `offset` on, decoded, synchronously: at most maxRecords, from
    * at most about maxBytes of batches. Keys and values are views of the log's
-   * mapped bytes (copy them to keep them past a truncateTo).
+   * mapped bytes (copy them to keep them past a truncateTo). Control batches
+   * (transaction markers) are skipped. A damaged batch ends the result before
+   * it; a call that starts at it throws CorruptRecordError (see readBatches).
    */
   readRecords(offset: number, options?: ReadOptions): LogRecord[] {
     const { maxBytes, upper, maxRecords } = this.#readArgs(offset, options, 'readRecords');
@@ -234,7 +263,14 @@ export class Log {
     let position = offset;
     let budget = maxBytes;
     while (out.length < maxRecords && budget > 0) {
-      const buf = this.#native.read(position, budget, upper);
+      let buf: Buffer | null;
+      try {
+        buf = this.#native.read(position, budget, upper);
+      } catch (err) {
+        // Return the good records before a damaged batch; the next call, which starts at it, throws.
+        if (err instanceof CorruptRecordError && out.length > 0) break;
+        throw err;
+      }
       if (buf === null) break;
       decodeBatches(buf, out, position, maxRecords);
       budget -= buf.length;
@@ -245,7 +281,11 @@ export class Log {
     return out;
   }
 
-  /** Iterates the records from `offset` (default: the log start) to the log end as it is when each batch is read. */
+  /**
+   * Iterates the records from `offset` (default: the log start) to the log end
+   * as it is when each batch is read, skipping control batches. Throws
+   * CorruptRecordError on reaching a damaged batch, after every record before it.
+   */
   async *records(offset?: number, options?: ReadOptions): AsyncGenerator<LogRecord, void, undefined> {
     // Only undefined means the default: null is a bad offset here as in every other call.
     let position = offset === undefined ? this.logStartOffset : offset;
@@ -269,7 +309,11 @@ export class Log {
     }
   }
 
-  /** The record at `offset`, or null when there is none (below the start, at or past the end, or in a gap). */
+  /**
+   * The record at `offset`, or null when there is none (below the start, at or
+   * past the end, in a gap, or a control record). CorruptRecordError when its
+   * batch is damaged.
+   */
   get(offset: number): LogRecord | null {
     this.#checkOffset(offset, 'get');
     this.#checkOpen();
@@ -401,17 +445,39 @@ export class Log {
     return acks;
   }
 
+  /** appendBatches' options, checked; a frozen options object (a producer's, passed per batch) is checked once. */
+  #appendBatchesOptions(options: AppendBatchesOptions | undefined): ResolvedAppendBatches {
+    const known = options !== undefined ? RESOLVED_APPEND_BATCHES.get(options) : undefined;
+    if (known !== undefined && known.acks === (options?.acks ?? this.options.acks)) return known;
+    const given = checkOptionsObject(options, 'appendBatches');
+    rejectUnknownOptions(given, APPEND_BATCHES_OPTIONS, 'appendBatches');
+    const assign = given.assignOffsets ?? true;
+    if (typeof assign !== 'boolean') {
+      throw new InvalidArgumentError(`option assignOffsets must be a boolean, got ${describe(assign)}`);
+    }
+    const computeCrc = given.computeCrc ?? false;
+    if (typeof computeCrc !== 'boolean') {
+      throw new InvalidArgumentError(`option computeCrc must be a boolean, got ${describe(computeCrc)}`);
+    }
+    const acks = this.#appendAcks({ acks: given.acks as Acks | undefined });
+    const resolved = { assign, computeCrc, acks };
+    if (options !== undefined && Object.isFrozen(options)) RESOLVED_APPEND_BATCHES.set(options, resolved);
+    return resolved;
+  }
+
   #appendRecords(records: readonly ProducerRecord[] | ProducerRecord, compression?: CompressionOption): AppendResult {
     this.#checkWritable();
     let list: readonly ProducerRecord[];
     if (Array.isArray(records)) list = records;
     else if (records !== null && typeof records === 'object') list = [records as ProducerRecord];
     else throw new InvalidArgumentError(`append takes a record or an array of records, got ${describe(records)}`);
-    const batch = this.#encoder.encode(list, {
-      compression: compression ?? this.options.compression,
-      maxRecordBytes: this.options.maxMessageBytes,
-      computeCrc: false,
-    });
+    // Encode options resolved once per log: no option parsing per append.
+    const codec = compression ?? this.options.compression;
+    if (codec !== 'none' && codec !== 'lz4') {
+      throw new InvalidArgumentError(`option compression must be 'none' or 'lz4', got ${describe(codec)}`);
+    }
+    const lz4 = codec === 'lz4';
+    const batch = this.#encoder.encodeResolved(list, lz4 ? this.#encodeLz4 : this.#encodeNone);
     let flags = AppendFlag.AssignOffsets | AppendFlag.ComputeCrc;
     if (this.options.messageTimestampType === 'LogAppendTime') flags |= AppendFlag.LogAppendTime;
     return this.#nativeAppend(batch, flags);

@@ -16,6 +16,14 @@ import { type Acks, describe } from './config.js';
 import { InvalidArgumentError, InvalidBatchError, ReadOnlyError } from './errors.js';
 import { type AppendResult, Log } from './log.js';
 import { type CheckResult, type ProducerBatch, ProducerStateManager } from './producer-state.js';
+import {
+  BASE_SEQUENCE_OFFSET,
+  LAST_OFFSET_DELTA_OFFSET,
+  LENGTH_OFFSET,
+  LOG_OVERHEAD,
+  PRODUCER_EPOCH_OFFSET,
+  PRODUCER_ID_OFFSET,
+} from './record/format.js';
 import { iterateBatches } from './record/index.js';
 import { ConflictError } from './store-errors.js';
 import { type ResolvedTopicConfig, logOptionsFor } from './topic-config.js';
@@ -56,6 +64,9 @@ export interface PartitionOpenOptions {
   /** Write a producer-state snapshot after this many bytes of appends. */
   snapshotIntervalBytes: number;
 }
+
+const VERIFY = Object.freeze({ assignOffsets: true, acks: 'written' as const });
+const ENCODED_HERE = Object.freeze({ assignOffsets: true, acks: 'written' as const, computeCrc: true });
 
 /** `<topic>-<partition>`: the partition's directory name, as in Kafka. */
 export function partitionDirName(topic: string, index: number): string {
@@ -158,21 +169,44 @@ export class Partition {
    * ConflictError, ProducerFencedError, OutOfOrderSequenceError or the codec's
    * framing errors before anything is written; an append the log refuses
    * rejects `appended` (and nothing was written).
+   *
+   * `encodedHere`: the batches were just encoded by this process's producer
+   * with a CRC field of 0; the log computes their CRCs in the append call
+   * (Log.appendBatches computeCrc) rather than checking them and walking their
+   * records again.
    */
-  appendNow(buf: Buffer, expectedOffset: number): AppendNow {
+  appendNow(buf: Buffer, expectedOffset: number, encodedHere = false): AppendNow {
     if (this.producerState === null) throw new ReadOnlyError(`partition ${this.name} was opened read-only`);
     const views: Buffer[] = [];
     const infos: ProducerBatch[] = [];
     let idempotent = false;
-    for (const { header, bytes } of iterateBatches(buf)) {
-      if (header.isTransactional || header.isControl) {
-        throw new InvalidBatchError(
-          `${this.name}: the batch at position ${views.length} is ${header.isControl ? 'a control batch' : 'transactional'}: tidelog does not support transactions`,
-        );
+    if (encodedHere) {
+      // Our own encoder's batches: only the fields the producer state needs are read.
+      for (let pos = 0; pos < buf.length; ) {
+        const end = pos + LOG_OVERHEAD + buf.readInt32BE(pos + LENGTH_OFFSET);
+        const hi = buf.readInt32BE(pos + PRODUCER_ID_OFFSET);
+        const producerId = hi * 2 ** 32 + buf.readUInt32BE(pos + PRODUCER_ID_OFFSET + 4);
+        views.push(buf.subarray(pos, end));
+        infos.push({
+          producerId,
+          epoch: buf.readInt16BE(pos + PRODUCER_EPOCH_OFFSET),
+          baseSequence: buf.readInt32BE(pos + BASE_SEQUENCE_OFFSET),
+          count: buf.readInt32BE(pos + LAST_OFFSET_DELTA_OFFSET) + 1,
+        });
+        if (producerId >= 0) idempotent = true;
+        pos = end;
       }
-      views.push(bytes);
-      infos.push({ producerId: header.producerId, epoch: header.producerEpoch, baseSequence: header.baseSequence, count: header.lastOffsetDelta + 1 });
-      if (header.producerId >= 0) idempotent = true;
+    } else {
+      for (const { header, bytes } of iterateBatches(buf)) {
+        if (header.isTransactional || header.isControl) {
+          throw new InvalidBatchError(
+            `${this.name}: the batch at position ${views.length} is ${header.isControl ? 'a control batch' : 'transactional'}: tidelog does not support transactions`,
+          );
+        }
+        views.push(bytes);
+        infos.push({ producerId: header.producerId, epoch: header.producerEpoch, baseSequence: header.baseSequence, count: header.lastOffsetDelta + 1 });
+        if (header.producerId >= 0) idempotent = true;
+      }
     }
     if (views.length === 0) throw new InvalidArgumentError(`${this.name}: appendBatches takes at least one batch`);
     const checks: readonly CheckResult[] | null = idempotent ? this.producerState.check(infos, this.name) : null;
@@ -196,7 +230,7 @@ export class Partition {
     }
     // The log's append is synchronous (its promise only carries the result):
     // the end offset tells at once whether it happened.
-    const appended = this.log.appendBatches(toAppend, { assignOffsets: true, acks: 'written' });
+    const appended = this.log.appendBatches(toAppend, encodedHere ? ENCODED_HERE : VERIFY);
     if (this.log.logEndOffset === before) return { batches: results, written: false, appended };
     const now = Date.now();
     let offset = before;

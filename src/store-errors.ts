@@ -1,32 +1,20 @@
 /**
  * Errors of the store and the producer. They extend TidelogError (src/errors.ts)
- * with codes of their own, listed in STORE_ERROR_CODES; they are raised only by
- * the TypeScript layer.
+ * with codes of their own, STORE_ERROR_CODES, which src/errors.ts lists with
+ * every other stable code (TS_ERROR_CODES); they are raised only by the
+ * TypeScript layer.
  */
-import { type ErrorCode, TidelogError, type TidelogErrorOptions } from './errors.js';
+import { type STORE_ERROR_CODES, TidelogError, type TidelogErrorOptions } from './errors.js';
 
-export const STORE_ERROR_CODES = [
-  'UNKNOWN_TOPIC',
-  'TOPIC_EXISTS',
-  'CONFLICT',
-  'OUT_OF_ORDER_SEQUENCE',
-  'PRODUCER_FENCED',
-  'BUFFER_FULL',
-  'PRODUCER_CLOSED',
-  'STORE_CLOSED',
-  'CORRUPT_METADATA',
-] as const;
+export { STORE_ERROR_CODES } from './errors.js';
 
 export type StoreErrorCode = (typeof STORE_ERROR_CODES)[number];
-
-// TidelogError's constructor takes the codes of src/errors.ts; these extend them.
-const code = (c: StoreErrorCode) => c as unknown as ErrorCode;
 
 /** The topic does not exist (and the store does not create topics on use). Kafka UNKNOWN_TOPIC_OR_PARTITION. */
 export class UnknownTopicError extends TidelogError {
   readonly topic: string;
   constructor(topic: string, message: string, options?: TidelogErrorOptions) {
-    super(code('UNKNOWN_TOPIC'), message, options);
+    super('UNKNOWN_TOPIC', message, options);
     this.topic = topic;
   }
 }
@@ -35,7 +23,7 @@ export class UnknownTopicError extends TidelogError {
 export class TopicExistsError extends TidelogError {
   readonly topic: string;
   constructor(topic: string, message: string, options?: TidelogErrorOptions) {
-    super(code('TOPIC_EXISTS'), message, options);
+    super('TOPIC_EXISTS', message, options);
     this.topic = topic;
   }
 }
@@ -53,7 +41,7 @@ export class ConflictError extends TidelogError {
   readonly actualOffset: number;
   constructor(topic: string, partition: number, expectedOffset: number, actualOffset: number) {
     super(
-      code('CONFLICT'),
+      'CONFLICT',
       `${topic}-${partition}: expected the log to end at offset ${expectedOffset}, but it ends at ${actualOffset}; nothing was written`,
     );
     this.topic = topic;
@@ -66,41 +54,41 @@ export class ConflictError extends TidelogError {
 /** An idempotent batch whose sequence number does not follow the producer's last one on the partition. Kafka OUT_OF_ORDER_SEQUENCE_NUMBER. */
 export class OutOfOrderSequenceError extends TidelogError {
   constructor(message: string, options?: TidelogErrorOptions) {
-    super(code('OUT_OF_ORDER_SEQUENCE'), message, options);
+    super('OUT_OF_ORDER_SEQUENCE', message, options);
   }
 }
 
 /** A newer producer with the same name (a higher epoch of the same producer id) exists: this one may no longer write. Kafka PRODUCER_FENCED. */
 export class ProducerFencedError extends TidelogError {
   constructor(message: string, options?: TidelogErrorOptions) {
-    super(code('PRODUCER_FENCED'), message, options);
+    super('PRODUCER_FENCED', message, options);
   }
 }
 
 /** The producer's buffer stayed full for maxBlockMs: the send was not accepted. Retriable. */
 export class BufferFullError extends TidelogError {
   constructor(message: string, options?: TidelogErrorOptions) {
-    super(code('BUFFER_FULL'), message, { retriable: true, ...options });
+    super('BUFFER_FULL', message, { retriable: true, ...options });
   }
 }
 
 /** A send after the producer's close() began. */
 export class ProducerClosedError extends TidelogError {
   constructor(message: string, options?: TidelogErrorOptions) {
-    super(code('PRODUCER_CLOSED'), message, options);
+    super('PRODUCER_CLOSED', message, options);
   }
 }
 
 /** A call on a store after its close() began. */
 export class StoreClosedError extends TidelogError {
   constructor(message: string, options?: TidelogErrorOptions) {
-    super(code('STORE_CLOSED'), message, options);
+    super('STORE_CLOSED', message, options);
   }
 }
 
 /** A metadata file (topics.json, producer-ids.json, a .snapshot) does not parse or fails its checks. */
 export class CorruptMetadataError extends TidelogError {
   constructor(message: string, options?: TidelogErrorOptions) {
-    super(code('CORRUPT_METADATA'), message, options);
+    super('CORRUPT_METADATA', message, options);
   }
 }

@@ -116,31 +116,97 @@ describe.each(ENCODERS)('%s rejects bad records', (_name, encode) => {
     expect(encode([{ value: Buffer.alloc(2 * 1024 * 1024), timestamp: 1 }], { maxRecordBytes: 0 }).length).toBeGreaterThan(2 * 1024 * 1024);
   });
 
-  it('records whose bytes change size between the two passes (getters)', () => {
-    const shifty = (first: unknown, then: unknown) => {
-      let calls = 0;
-      return {
-        get value() {
-          return calls++ === 0 ? first : then;
-        },
-      };
-    };
+  it('in a large batch (the fast loops) too, the error names the first bad record, whatever is wrong with it', () => {
+    const many = (bad: Record<number, unknown>) =>
+      Array.from({ length: 40 }, (_, i) => (i in bad ? bad[i] : { key: Buffer.from(`k${i}`), value: `v${i}`, timestamp: i })) as ProducerRecord[];
+    const cases: [Record<number, unknown>, string | RegExp][] = [
+      [{ 15: { key: 5, value: 'v' } }, 'record 15: key must be a Buffer, Uint8Array, string or null, got number 5'],
+      [{ 15: { key: 'k' } }, 'record 15: value must be a Buffer, Uint8Array, string or null, got undefined'],
+      [{ 15: { value: 'v', timestamp: -1 } }, /^record 15: timestamp must be a non-negative safe integer/],
+      [{ 15: 7 }, /^record 15 must be an object/],
+      [{ 15: { value: 'v', headers: 'h' } }, 'record 15: headers must be an array or an object, got "h"'],
+      // The first bad record wins, whichever fast loop would see the other first.
+      [{ 12: { key: 5, value: 'v' }, 30: { value: 'v', timestamp: 'x' } }, /^record 12: key/],
+      [{ 30: { key: 5, value: 'v' }, 12: { value: 'v', timestamp: 'x' } }, /^record 12: timestamp/],
+      [{ 3: { value: 1 }, 10: null }, /^record 3: value/],
+      [{ 3: null, 10: { value: 1 } }, /^record 3 must be an object/],
+      [{ 20: { value: 'v', headers: [{ key: 1, value: 'x' }] }, 25: { key: {}, value: 'v' } }, /^record 20: headers\[0\]\.key must be a string/],
+    ];
+    for (const [bad, message] of cases) {
+      const msg = thrown(() => encode(many(bad)), InvalidArgumentError);
+      if (typeof message === 'string') expect(msg).toBe(message);
+      else expect(msg).toMatch(message);
+    }
+    const big = many({ 33: { value: Buffer.alloc(2000), timestamp: 33 } });
+    expect(thrown(() => encode(big, { maxRecordBytes: 1000 }), RecordTooLargeError)).toMatch(/^record 33 is \d+ bytes encoded/);
+    // And good ones still encode, every path alike.
+    expect(decodeBatch(encode(many({ 7: { value: null, headers: { h: 'x' } } }))).map((r) => r.offset)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+  });
+
+  it('reads each record\'s key, value, timestamp and headers once: getters that would answer differently later do not matter', () => {
     for (const [first, then] of [
       ['a much longer value', 'short'],
       ['short', 'a much longer value'],
-      [Buffer.alloc(3), Buffer.alloc(5)],
+      [Buffer.from('abc'), Buffer.alloc(5)],
       [Buffer.alloc(5), 'abcde'.repeat(2)],
       [null, 'x'],
     ]) {
-      expect(thrown(() => encode(bad(shifty(first, then))), InvalidArgumentError)).toBe(
-        'record 2: value changed while the batch was being encoded',
-      );
-      const header = Object.assign(shifty(first, then), { key: 'h' }); // keeps the getter
-      const inHeader = { value: 'v', headers: [header] };
-      expect(thrown(() => encode(bad(inHeader)), InvalidArgumentError)).toBe(
-        'record 2: headers[0].value changed while the batch was being encoded',
-      );
+      const calls = { key: 0, value: 0, timestamp: 0, headers: 0 };
+      const record = {
+        get key() {
+          return calls.key++ === 0 ? 'k1' : 'another key';
+        },
+        get value() {
+          return calls.value++ === 0 ? first : then;
+        },
+        get timestamp() {
+          return calls.timestamp++ === 0 ? 7 : -1;
+        },
+        get headers() {
+          return calls.headers++ === 0 ? [{ key: 'h', value: 'hv' }] : 'not headers';
+        },
+      };
+      const [decoded] = decodeBatch(encode(bad(record))).slice(2);
+      expect(calls).toEqual({ key: 1, value: 1, timestamp: 1, headers: 1 });
+      expect(decoded.key?.toString()).toBe('k1');
+      expect(decoded.value === null ? null : decoded.value.toString()).toBe(first === null ? null : first.toString());
+      expect(decoded.timestamp).toBe(7);
+      expect(decoded.headers.map((h) => [h.key, h.value?.toString()])).toEqual([['h', 'hv']]);
     }
+  });
+
+  it('reads each header entry once too (array and object headers)', () => {
+    let reads = 0;
+    const entry = {
+      key: 'h',
+      get value() {
+        return reads++ === 0 ? 'first' : 'a different, longer value';
+      },
+    };
+    const asObject = {
+      get h2() {
+        reads++;
+        return Buffer.from('obj');
+      },
+    };
+    const [a, b] = decodeBatch(encode([{ value: 'v', headers: [entry], timestamp: 1 }, { value: 'w', headers: asObject, timestamp: 1 }]));
+    expect(reads).toBe(2);
+    expect(a.headers.map((h) => [h.key, h.value?.toString()])).toEqual([['h', 'first']]);
+    expect(b.headers.map((h) => [h.key, h.value?.toString()])).toEqual([['h2', 'obj']]);
+  });
+
+  it('a value whose resizable ArrayBuffer a getter of a later record resizes after it was measured', () => {
+    const ab = new ArrayBuffer(4, { maxByteLength: 64 });
+    const tracking = new Uint8Array(ab); // length-tracking: follows resize()
+    const resizer = {
+      key: 'h',
+      get value() {
+        ab.resize(9); // record 2's value was measured (4 bytes) before record 3's headers are read
+        return 'x';
+      },
+    };
+    const records = [ok, ok, { value: tracking }, { value: 'v', headers: [resizer] }] as unknown as ProducerRecord[];
+    expect(thrown(() => encode(records), InvalidArgumentError)).toBe('record 2: value changed while the batch was being encoded');
   });
 });
 

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { StickyPartition, murmur2, murmur2Key, partitionForKey, toPositive } from '../../src/partitioner.js';
+import { decodeBatch, encodeBatch } from '../../src/record/index.js';
 
 describe('murmur2', () => {
   it("matches Kafka's UtilsTest.testMurmur2 vectors", () => {
@@ -129,14 +130,26 @@ describe('murmur2Key on strings', () => {
   });
 });
 
-describe('utf8Length', () => {
-  it('counts like Buffer.byteLength, lone surrogates included', async () => {
-    const { utf8Length } = await import('../../src/producer.js');
-    const samples = ['', 'abc', 'é', '日本', '😀', 'a😀b', '\ud800', '\udc00x', 'x\ud800', '\ud800\ud800\udc00', 'ß'.repeat(70), '😀'.repeat(40)];
-    for (const s of samples) expect(utf8Length(s), JSON.stringify(s)).toBe(Buffer.byteLength(s, 'utf8'));
+describe('string keys and values', () => {
+  // The producer measures strings with Buffer.byteLength and writes them with a
+  // JS loop (short ASCII) or utf8Write (the rest); lone surrogates become U+FFFD.
+  it('are stored as their UTF-8 bytes, as Buffer.from(s) gives them, lone surrogates included', () => {
+    const samples = ['', 'abc', 'é', '日本', '😀', 'a😀b', '\ud800', '\udc00x', 'x\ud800', '\ud800\ud800\udc00', 'ß'.repeat(70), '😀'.repeat(40), 'k'.repeat(32), 'k'.repeat(33)];
     for (let i = 0; i < 2000; i++) {
-      const s = String.fromCharCode(...Array.from({ length: 1 + (i % 20) }, (_, j) => (i * 7919 + j * 104729) % 0x10000));
-      expect(utf8Length(s)).toBe(Buffer.byteLength(s, 'utf8'));
+      const ascii = i % 2 === 0;
+      const len = 1 + (i % 40);
+      samples.push(String.fromCharCode(...Array.from({ length: len }, (_, j) => (ascii ? 0x20 + ((i * 31 + j) % 95) : (i * 7919 + j * 104729) % 0x10000))));
     }
+    const records = samples.map((s, i) => ({ key: s, value: samples[(i + 1) % samples.length], headers: [{ key: s, value: s }], timestamp: 1 }));
+    const plain = samples.map((s, i) => ({ key: s, value: samples[(i + 1) % samples.length], timestamp: 1 })); // the fast path (no headers)
+    for (const batch of [records, plain]) {
+      const decoded = decodeBatch(encodeBatch(batch));
+      expect(decoded.length).toBe(batch.length);
+      decoded.forEach((r, i) => {
+        expect(r.key?.equals(Buffer.from(batch[i].key, 'utf8')), JSON.stringify(batch[i].key)).toBe(true);
+        expect(r.value?.equals(Buffer.from(batch[i].value, 'utf8'))).toBe(true);
+      });
+    }
+    for (const s of samples) expect(murmur2Key(s)).toBe(murmur2(Buffer.from(s, 'utf8')));
   });
 });
