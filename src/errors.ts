@@ -19,9 +19,23 @@ export const ERROR_CODES = [
   'READ_ONLY',
 ] as const;
 
-/** Codes raised only by the TypeScript layer. */
-export const TS_ERROR_CODES = ['RECORD_TOO_LARGE', 'UNSUPPORTED_COMPRESSION', 'INVALID_STATE'] as const;
+/** Codes of the store and the producer (their classes are in src/store-errors.ts). */
+export const STORE_ERROR_CODES = [
+  'UNKNOWN_TOPIC',
+  'TOPIC_EXISTS',
+  'CONFLICT',
+  'OUT_OF_ORDER_SEQUENCE',
+  'PRODUCER_FENCED',
+  'BUFFER_FULL',
+  'PRODUCER_CLOSED',
+  'STORE_CLOSED',
+  'CORRUPT_METADATA',
+] as const;
 
+/** Codes raised only by the TypeScript layer: the log's and the codec's, then the store's and the producer's. */
+export const TS_ERROR_CODES = ['RECORD_TOO_LARGE', 'UNSUPPORTED_COMPRESSION', 'INVALID_STATE', ...STORE_ERROR_CODES] as const;
+
+/** Every stable code a TidelogError can carry. */
 export type ErrorCode = (typeof ERROR_CODES)[number] | (typeof TS_ERROR_CODES)[number];
 
 export interface TidelogErrorOptions {
@@ -63,10 +77,35 @@ export class DiskFullError extends TidelogError {
   }
 }
 
-/** Bytes on disk failed their CRC or framing check. */
+/** Where a corruption on disk is: set when the log's files are concerned (not for bytes given to a decoder). */
+export interface CorruptionSite {
+  /** The damaged file. */
+  file: string;
+  /** Byte position in that file of the damaged batch (or of the first unreadable byte), or -1. */
+  position: number;
+  /** The first record offset concerned, or -1 when unknown. */
+  offset: number;
+}
+
+export interface CorruptRecordErrorOptions extends TidelogErrorOptions {
+  where?: CorruptionSite;
+}
+
+/**
+ * Bytes on disk failed their CRC or framing check (or bytes given to a decoder
+ * are malformed). Nothing of the damaged batch is returned as data; `file`,
+ * `position` and `offset` say where it is when the log's files are concerned.
+ */
 export class CorruptRecordError extends TidelogError {
-  constructor(message: string, options?: TidelogErrorOptions) {
+  readonly file: string | undefined;
+  readonly position: number | undefined;
+  readonly offset: number | undefined;
+
+  constructor(message: string, options: CorruptRecordErrorOptions = {}) {
     super('CORRUPT_RECORD', message, options);
+    this.file = options.where?.file;
+    this.position = options.where?.position;
+    this.offset = options.where?.offset;
   }
 }
 
@@ -146,8 +185,9 @@ const BY_CODE: Record<string, new (message: string) => TidelogError> = {
   READ_ONLY: ReadOnlyError,
 };
 
-/** Builds the error for a code raised by the native addon. */
-export function errorFromNative(code: string, message: string): TidelogError {
+/** Builds the error for a code raised by the native addon; `where` locates a corruption. */
+export function errorFromNative(code: string, message: string, where?: CorruptionSite): TidelogError {
+  if (code === 'CORRUPT_RECORD') return new CorruptRecordError(message, where === undefined ? {} : { where });
   const Ctor = BY_CODE[code];
   return Ctor ? new Ctor(message) : new IoError(`${code}: ${message}`);
 }

@@ -3,6 +3,7 @@
  * crosses N-API is listed here; every call is per batch, never per record.
  */
 import { createRequire } from 'node:module';
+import { resolve as resolvePath } from 'node:path';
 import { errorFromNative } from './errors.js';
 
 export interface NativeLogOptions {
@@ -23,6 +24,8 @@ export interface NativeRecoveryInfo {
   bytesScanned: number;
   bytesTruncated: number;
   recoveryPoint: number;
+  /** What opening found wrong and what it did (index rebuilt, torn tail cut, segment damaged), one sentence each. */
+  problems: string[];
 }
 
 export interface NativeSegmentInfo {
@@ -110,14 +113,21 @@ export interface NativeAddon {
   crc32cHardware(bytes: Uint8Array, init?: number): number | null;
   errorCodes(): string[];
   formatConstants(): Record<string, number>;
-  setErrorFactory(factory: (code: string, message: string) => Error): void;
+  setErrorFactory(factory: (code: string, message: string, where?: { file: string; position: number; offset: number }) => Error): void;
   verifyLog(dir: string): Promise<NativeVerifyReport>;
   openLog(options: NativeLogOptions): Promise<{ log: NativeLog; recovery: NativeRecoveryInfo }>;
 }
 
 const require = createRequire(import.meta.url);
 
+/**
+ * TIDELOG_ADDON=<path> loads that build of the addon instead, and only it (no
+ * fallback): `npm run test:asan` points it at the sanitizer build in
+ * build-asan/; child processes inherit it.
+ */
 function load(): NativeAddon {
+  const override = process.env.TIDELOG_ADDON;
+  if (override) return require(resolvePath(override)) as NativeAddon;
   const candidates = ['../build/Release/tidelog.node', '../build/Debug/tidelog.node'];
   let lastError: unknown;
   for (const c of candidates) {

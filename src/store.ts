@@ -31,7 +31,7 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { join, resolve as resolvePath } from 'node:path';
+import { dirname, join, resolve as resolvePath } from 'node:path';
 import { checkOptionsObject, describe, rejectUnknownOptions } from './config.js';
 import { InvalidArgumentError, InvalidStateError, LogLockedError, ReadOnlyError } from './errors.js';
 import type { Log } from './log.js';
@@ -288,7 +288,15 @@ export class Store {
       await store.#openTopics(await readTopicsFile(store.dir));
       return store;
     }
-    await mkdir(store.dir, { recursive: true });
+    // A directory created here must be durable in its parent, or a power loss
+    // can take the whole store: fsync the parent of each one created.
+    const first = await mkdir(store.dir, { recursive: true });
+    if (first !== undefined) {
+      for (let d = store.dir; ; d = dirname(d)) {
+        await syncDir(dirname(d));
+        if (d === first || dirname(d) === d) break;
+      }
+    }
     await withMetadataLock(store.dir, async () => {
       const meta = await finishDeletes(store.dir, await readTopicsFile(store.dir));
       await store.#openTopics(meta);

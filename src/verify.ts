@@ -1,7 +1,12 @@
 /**
  * verifyLog: a full, read-only check of a partition directory (every batch's
  * framing and CRC, record framing, offset order, every index entry, the
- * checkpoints). Unlike opening the log it repairs nothing and trusts nothing.
+ * checkpoints, the producer-state snapshots). Unlike opening the log it
+ * repairs nothing and trusts nothing. A batch that fails its CRC but frames is
+ * reported and the check goes on after it, as reads do.
+ *
+ * docs/architecture.md ("Corruption handling") lists what each finding means
+ * and what opening the log (or the store) does about it.
  */
 import { resolve } from 'node:path';
 import { describe } from './config.js';

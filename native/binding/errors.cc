@@ -12,11 +12,21 @@ Napi::Value MakeError(Napi::Env env, const Status& status) {
   AddonData* data = GetAddonData(env);
   Napi::String code = Napi::String::New(env, CodeName(status.code()));
   Napi::String message = Napi::String::New(env, status.message());
+  // Where the damage is, for a corruption that names it: { file, position, offset }.
+  Napi::Value where = env.Undefined();
+  if (!status.file().empty()) {
+    Napi::Object w = Napi::Object::New(env);
+    w.Set("file", status.file());
+    w.Set("position", static_cast<double>(status.position()));
+    w.Set("offset", static_cast<double>(status.offset()));
+    where = w;
+  }
   if (data != nullptr && !data->error_factory.IsEmpty()) {
-    return data->error_factory.Call({code, message});
+    return data->error_factory.Call({code, message, where});
   }
   Napi::Error err = Napi::Error::New(env, status.message());
   err.Set("code", code);
+  if (where.IsObject()) err.Set("where", where);
   return err.Value();
 }
 

@@ -64,6 +64,9 @@ class OpenWorker : public Napi::AsyncWorker {
     rec.Set("bytesScanned", static_cast<double>(info_.bytes_scanned));
     rec.Set("bytesTruncated", static_cast<double>(info_.bytes_truncated));
     rec.Set("recoveryPoint", static_cast<double>(info_.recovery_point));
+    Napi::Array problems = Napi::Array::New(env, info_.problems.size());
+    for (size_t i = 0; i < info_.problems.size(); i++) problems[i] = Napi::String::New(env, info_.problems[i]);
+    rec.Set("problems", problems);
     result.Set("recovery", rec);
     deferred_.Resolve(result);
   }
@@ -273,9 +276,14 @@ Napi::Value LogHandle::GetRecord(const Napi::CallbackInfo& info) {
   if (st.ok()) st = log_->ReadBatchAt(offset, &b, &r);
   if (!st.ok()) return ThrowStatus(env, st);
   if (r.length == 0) return Napi::Number::New(env, kNone);
+  // A control record (transaction marker) is not data: like Kafka's consumer, skip it.
+  if (b.header.attributes & format::kControlMask) return Napi::Number::New(env, kNone);
   if (b.header.compression() != format::kCompressionNone) return Napi::Number::New(env, kCompressed);
   RecordRef rec;
-  if (!log_->FindRecord(b, offset, &rec)) return Napi::Number::New(env, kNone);
+  bool found;
+  st = log_->FindRecord(b, offset, &rec, &found);
+  if (!st.ok()) return ThrowStatus(env, st);
+  if (!found) return Napi::Number::New(env, kNone);
   if (rec.length + format::kHeaderSize > scratch_size_) return Napi::Number::New(env, kTooLargeForScratch);
   std::memcpy(scratch_, r.data, format::kHeaderSize);
   std::memcpy(scratch_ + format::kHeaderSize, rec.data, rec.length);
@@ -298,7 +306,14 @@ Napi::Value LogHandle::OffsetForTimestamp(const Napi::CallbackInfo& info) {
   if (!found) return Napi::Number::New(env, kNone);
   if (h.compression() != format::kCompressionNone) return Napi::Number::New(env, kCompressed);
   RecordRef rec;
-  if (!FindRecordByTimestamp(r.data, h, ts, &rec)) return Napi::Number::New(env, kNone);
+  RecordScan scan = FindRecordByTimestamp(r.data, h, ts, &rec);
+  if (scan == RecordScan::kMalformed) {
+    return ThrowStatus(env, Status(Code::kCorrupt, "the records of the batch of offsets " +
+                                                       std::to_string(h.base_offset) + ".." +
+                                                       std::to_string(h.last_offset()) + " in " + log_->options().dir +
+                                                       " are malformed (its CRC matches)"));
+  }
+  if (scan != RecordScan::kFound) return Napi::Number::New(env, kNone);
   return Napi::Number::New(env, static_cast<double>(std::max(rec.offset, log_->log_start_offset())));
 }
 

@@ -1,5 +1,7 @@
 #include "core/batch.h"
 
+#include <limits>
+
 #include "core/crc32c.h"
 #include "core/endian.h"
 
@@ -30,7 +32,8 @@ const char* BatchCheckName(BatchCheck c) {
     case BatchCheck::kBadLength: return "invalid batch length";
     case BatchCheck::kBadMagic: return "unsupported magic byte (only RecordBatch v2, magic 2, is supported)";
     case BatchCheck::kBadCrc: return "CRC-32C mismatch";
-    case BatchCheck::kBadOffsets: return "negative last offset delta or records count";
+    case BatchCheck::kBadOffsets:
+      return "invalid offsets (a negative base offset, last offset delta or records count, or a last offset past 2^63)";
   }
   return "?";
 }
@@ -50,6 +53,8 @@ BatchCheck CheckBatch(const uint8_t* p, size_t avail, bool check_crc, size_t max
   ParseHeader(p, h);
   if (h->last_offset_delta < 0 || h->records_count < 0) return BatchCheck::kBadOffsets;
   if (h->base_offset < 0) return BatchCheck::kBadOffsets;
+  // lastOffset and the offset after it must be representable (damaged bytes may say anything).
+  if (h->base_offset > std::numeric_limits<int64_t>::max() - 1 - h->last_offset_delta) return BatchCheck::kBadOffsets;
   if (check_crc && ComputeBatchCrc(p, total) != h->crc) return BatchCheck::kBadCrc;
   return BatchCheck::kOk;
 }
@@ -194,8 +199,8 @@ namespace {
 
 // Walks records from `start` (record number `first`; default: the first record).
 template <typename Pred>
-bool ScanRecords(const uint8_t* batch, const BatchHeader& h, Pred pred, RecordRef* out,
-                 const uint8_t* start = nullptr, int64_t first = 0) {
+RecordScan ScanRecords(const uint8_t* batch, const BatchHeader& h, Pred pred, RecordRef* out,
+                       const uint8_t* start = nullptr, int64_t first = 0) {
   const uint8_t* p = start != nullptr ? start : batch + kRecordsOffset;
   const uint8_t* end = batch + h.total_size();
   for (int64_t i = first; i < h.records_count; i++) {
@@ -203,39 +208,39 @@ bool ScanRecords(const uint8_t* batch, const BatchHeader& h, Pred pred, RecordRe
     int64_t tsd;
     int32_t od;
     const uint8_t* next;
-    if (!ReadRecordFrame(p, end, &r, &tsd, &od, &next)) return false;
+    if (!ReadRecordFrame(p, end, &r, &tsd, &od, &next)) return RecordScan::kMalformed;
     r.offset = h.base_offset + od;
     r.timestamp = (h.attributes & kTimestampTypeMask) ? h.max_timestamp : h.base_timestamp + tsd;
     if (pred(r)) {
       *out = r;
-      return true;
+      return RecordScan::kFound;
     }
     p = next;
   }
-  return false;
+  return RecordScan::kAbsent;
 }
 
 }  // namespace
 
-bool FindRecord(const uint8_t* batch, const BatchHeader& h, int64_t offset, RecordRef* out) {
-  return ScanRecords(batch, h, [offset](const RecordRef& r) { return r.offset >= offset; }, out) &&
-         out->offset == offset;
+RecordScan FindRecord(const uint8_t* batch, const BatchHeader& h, int64_t offset, RecordRef* out) {
+  RecordScan r = ScanRecords(batch, h, [offset](const RecordRef& r) { return r.offset >= offset; }, out);
+  return r == RecordScan::kFound && out->offset != offset ? RecordScan::kAbsent : r;
 }
 
-bool FindRecordFrom(const uint8_t* batch, const BatchHeader& h, int64_t offset, const uint8_t* start, int64_t first,
-                    RecordRef* out) {
+RecordScan FindRecordFrom(const uint8_t* batch, const BatchHeader& h, int64_t offset, const uint8_t* start,
+                          int64_t first, RecordRef* out) {
   // Record i has offset delta i here (see header): skip to record `offset - base` by length alone.
   const uint8_t* p = start;
   const uint8_t* end = batch + h.total_size();
   for (int64_t i = first; i < offset - h.base_offset; i++) {
     int32_t len;
     size_t n = ReadVarint(p, end, &len);
-    if (n == 0 || len < 1 || end - (p + n) < len) return false;
+    if (n == 0 || len < 1 || end - (p + n) < len) return RecordScan::kMalformed;
     p += n + static_cast<size_t>(len);
   }
-  return ScanRecords(batch, h, [offset](const RecordRef& r) { return r.offset >= offset; }, out, p,
-                     offset - h.base_offset) &&
-         out->offset == offset;
+  RecordScan r = ScanRecords(batch, h, [offset](const RecordRef& r) { return r.offset >= offset; }, out, p,
+                             offset - h.base_offset);
+  return r == RecordScan::kFound && out->offset != offset ? RecordScan::kAbsent : r;
 }
 
 bool RecordStarts(const uint8_t* batch, const BatchHeader& h, uint32_t stride, std::vector<uint32_t>* starts) {
@@ -252,7 +257,7 @@ bool RecordStarts(const uint8_t* batch, const BatchHeader& h, uint32_t stride, s
   return p == end;
 }
 
-bool FindRecordByTimestamp(const uint8_t* batch, const BatchHeader& h, int64_t timestamp, RecordRef* out) {
+RecordScan FindRecordByTimestamp(const uint8_t* batch, const BatchHeader& h, int64_t timestamp, RecordRef* out) {
   return ScanRecords(batch, h, [timestamp](const RecordRef& r) { return r.timestamp >= timestamp; }, out);
 }
 

@@ -46,7 +46,7 @@ enum class BatchCheck {
   kBadLength,   // length too small for a header, or absurdly large
   kBadMagic,
   kBadCrc,
-  kBadOffsets,  // negative last offset delta or records count
+  kBadOffsets,  // negative base offset, last offset delta or records count; last offset overflows
 };
 
 const char* BatchCheckName(BatchCheck c);
@@ -63,23 +63,26 @@ uint32_t ComputeBatchCrc(const uint8_t* batch, size_t total_size);
 Status CheckRecords(const uint8_t* batch, const BatchHeader& h, bool strict_deltas);
 
 // Finds, in an uncompressed batch, the record with absolute offset `offset`
-// (found: *rec / *rec_len set) or, with by_timestamp, the first record whose
-// timestamp is >= `timestamp`. Returns false when there is none.
+// (kFound: *out set) or the first record whose timestamp is >= `timestamp`.
+// kAbsent: no such record (e.g. an offset removed by compaction); kMalformed:
+// the record frames on the way run past the batch or are invalid, which a
+// batch whose CRC matched can only show if it was written malformed.
 struct RecordRef {
   const uint8_t* data;  // first byte after the record's length varint
   size_t length;
   int64_t offset;
   int64_t timestamp;
 };
-bool FindRecord(const uint8_t* batch, const BatchHeader& h, int64_t offset, RecordRef* out);
+enum class RecordScan { kFound, kAbsent, kMalformed };
+RecordScan FindRecord(const uint8_t* batch, const BatchHeader& h, int64_t offset, RecordRef* out);
 // For batches whose records have offset deltas 0, 1, 2, ... (lastOffsetDelta ==
 // recordsCount - 1): finds `offset` starting from record number `first`, which
 // begins at `start`.
-bool FindRecordFrom(const uint8_t* batch, const BatchHeader& h, int64_t offset, const uint8_t* start, int64_t first,
-                    RecordRef* out);
+RecordScan FindRecordFrom(const uint8_t* batch, const BatchHeader& h, int64_t offset, const uint8_t* start,
+                          int64_t first, RecordRef* out);
 // The position (from the batch start) of every stride-th record; false if the records are malformed.
 bool RecordStarts(const uint8_t* batch, const BatchHeader& h, uint32_t stride, std::vector<uint32_t>* starts);
-bool FindRecordByTimestamp(const uint8_t* batch, const BatchHeader& h, int64_t timestamp, RecordRef* out);
+RecordScan FindRecordByTimestamp(const uint8_t* batch, const BatchHeader& h, int64_t timestamp, RecordRef* out);
 
 // Zigzag LEB128 varints (protobuf's), bounds-checked. Return bytes read or 0 on error.
 size_t ReadVarint(const uint8_t* p, const uint8_t* end, int32_t* out);

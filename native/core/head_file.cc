@@ -20,7 +20,7 @@ constexpr size_t kFileSize = 4096;
 struct Shared {
   std::atomic<uint64_t> magic;
   std::atomic<uint64_t> seq;
-  std::atomic<int64_t> fields[8];
+  std::atomic<int64_t> fields[10];  // HeadState in order (src/testing/power-loss.ts reads the same layout)
 };
 static_assert(sizeof(Shared) <= kFileSize, "head fits in a page");
 
@@ -85,15 +85,17 @@ void HeadFile::Publish(const HeadState& s) {
   if (seq & 1) seq++;  // a writer that died mid-publish
   h->seq.store(seq + 1, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_release);
-  const int64_t v[8] = {s.log_start_offset,
-                        s.log_end_offset,
-                        s.durable_offset,
-                        s.active_base_offset,
-                        static_cast<int64_t>(s.active_size),
-                        static_cast<int64_t>(s.offset_index_entries),
-                        static_cast<int64_t>(s.time_index_entries),
-                        static_cast<int64_t>(s.generation)};
-  for (int i = 0; i < 8; i++) h->fields[i].store(v[i], std::memory_order_relaxed);
+  const int64_t v[10] = {s.log_start_offset,
+                         s.log_end_offset,
+                         s.durable_offset,
+                         s.active_base_offset,
+                         static_cast<int64_t>(s.active_size),
+                         static_cast<int64_t>(s.offset_index_entries),
+                         static_cast<int64_t>(s.time_index_entries),
+                         static_cast<int64_t>(s.generation),
+                         s.durable_segment_base,
+                         static_cast<int64_t>(s.durable_segment_size)};
+  for (int i = 0; i < 10; i++) h->fields[i].store(v[i], std::memory_order_relaxed);
   h->magic.store(kMagic, std::memory_order_relaxed);
   h->seq.store(seq + 2, std::memory_order_release);
 }
@@ -106,8 +108,8 @@ bool HeadFile::Read(HeadState* s) const {
     // An odd sequence that never settles is a writer killed mid-publish: its
     // fields are whole offsets, each written atomically, so take them as they are.
     if ((before & 1) && attempt < 100000) continue;
-    int64_t v[8];
-    for (int i = 0; i < 8; i++) v[i] = h->fields[i].load(std::memory_order_relaxed);
+    int64_t v[10];
+    for (int i = 0; i < 10; i++) v[i] = h->fields[i].load(std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_acquire);
     if (h->seq.load(std::memory_order_relaxed) != before && attempt < 100000) continue;
     s->log_start_offset = v[0];
@@ -118,6 +120,8 @@ bool HeadFile::Read(HeadState* s) const {
     s->offset_index_entries = static_cast<uint64_t>(v[5]);
     s->time_index_entries = static_cast<uint64_t>(v[6]);
     s->generation = static_cast<uint64_t>(v[7]);
+    s->durable_segment_base = v[8];
+    s->durable_segment_size = static_cast<uint64_t>(v[9]);
     return true;
   }
 }

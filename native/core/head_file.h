@@ -27,6 +27,12 @@ struct HeadState {
   uint64_t offset_index_entries = 0;
   uint64_t time_index_entries = 0;
   uint64_t generation = 0;
+  // Where the synced bytes end: the segment holding durable_offset and its
+  // size when that offset was synced (fdatasync'ed). Every segment before it is
+  // synced whole; every later one was created since. Read by simulatePowerLoss
+  // (src/testing) to drop exactly what a power loss could take.
+  int64_t durable_segment_base = 0;
+  uint64_t durable_segment_size = 0;
 };
 
 class HeadFile {

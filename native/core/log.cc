@@ -93,7 +93,21 @@ Log::~Log() = default;
 
 Status Log::OpenWriter(RecoveryInfo* info) {
   const std::string& dir = options_.dir;
+  // A directory created here must be durable in its parent too, or a power
+  // loss can take the whole log with it: fsync the parent of each one created.
+  std::vector<std::string> created;  // innermost first
+  for (std::string d = dir; d.size() > 1 && !FileExists(d);) {
+    created.push_back(d);
+    size_t slash = d.find_last_of('/');
+    if (slash == std::string::npos) break;
+    d = slash == 0 ? "/" : d.substr(0, slash);
+  }
   TL_RETURN_IF_ERROR(MakeDirs(dir));
+  for (auto it = created.rbegin(); it != created.rend(); ++it) {
+    size_t slash = it->find_last_of('/');
+    if (slash == std::string::npos) continue;
+    TL_RETURN_IF_ERROR(SyncDir(slash == 0 ? "/" : it->substr(0, slash)));
+  }
   TL_RETURN_IF_ERROR(DirLock::Acquire(dir, &lock_));
 
   // Leftovers of interrupted work, resolved as Kafka's LogLoader does: temp and
@@ -119,8 +133,11 @@ Status Log::OpenWriter(RecoveryInfo* info) {
   bool rp_present = false;
   Status st = ReadOffsetCheckpoint(dir + "/" + kRecoveryPointFile, &rp, &rp_present);
   if (!st.ok()) {
-    rp = 0;  // a damaged checkpoint only costs a longer scan
-    clean = false;
+    // A damaged checkpoint costs a longer scan after an unclean stop (from
+    // offset 0, as Kafka without its checkpoint). After a clean close it is not
+    // needed: everything was synced, and it is rewritten below.
+    rp = 0;
+    info->problems.push_back(st.message() + ": " + (clean ? "rewritten" : "every segment is scanned"));
   }
   int64_t lso = 0;
   bool lso_present = false;
@@ -163,6 +180,8 @@ Status Log::OpenWriter(RecoveryInfo* info) {
   }
   if (!clean) TL_RETURN_IF_ERROR(SyncDir(dir));
   durable_offset_ = log_end_offset_;
+  durable_segment_base_ = segments_.back()->base_offset();
+  durable_segment_size_ = segments_.back()->size();
   recovery_point_ = log_end_offset_;
   if (!clean || rp != log_end_offset_) {
     Status cp = WriteRecoveryPoint(log_end_offset_);
@@ -212,15 +231,44 @@ Status Log::LoadSegments(bool clean, int64_t recovery_point, RecoveryInfo* info)
     bool below_rp = i + 1 < bases.size() && bases[i + 1] <= recovery_point;
     bool recovered = false;
     uint64_t truncated = 0;
+    bool lost_tail = false;
+    bool last = i + 1 == bases.size();
+    int64_t limit = last ? std::numeric_limits<int64_t>::max() : bases[i + 1];
     if (clean || below_rp) {
-      if (!s->LoadTrusted().ok()) {
-        // Indexes missing or inconsistent: rebuild them from the log (checking every CRC).
-        TL_RETURN_IF_ERROR(s->Recover(s->base_offset(), &truncated));
+      Status trusted = s->LoadTrusted(limit);
+      if (!trusted.ok()) {
+        // Indexes missing or inconsistent, or the log does not frame: rebuild the
+        // indexes from the log. These bytes were synced: a bad batch here is
+        // damage, not a torn write, so nothing is cut (but the unframed tail of
+        // the last segment, which must end cleanly to be appended to) and no
+        // later segment is deleted (docs/architecture.md, "Corruption on read").
+        info->problems.push_back(trusted.message());
+        std::string problem;
+        TL_RETURN_IF_ERROR(s->RebuildDamaged(limit, last, &truncated, &problem));
+        if (!problem.empty()) info->problems.push_back(problem);
         recovered = true;
       }
     } else {
       TL_RETURN_IF_ERROR(s->Recover(std::max(recovery_point, s->base_offset()), &truncated));
       recovered = true;
+      if (truncated > 0) {
+        info->problems.push_back(s->log_path() + ": the " + std::to_string(truncated) + " bytes from position " +
+                                 std::to_string(s->size()) +
+                                 " failed recovery's checks (a torn or unsynced write) and were cut off");
+      }
+      // A roll starts the next segment at this one's end (Append), so a scanned
+      // segment that ends below the next one's base lost its unsynced tail in a
+      // power loss, while the next file (or its name alone) reached the disk:
+      // what follows is after a hole, as after a torn batch. Nothing durable is
+      // dropped: the tail was lost, so no sync completed after this segment's
+      // last append, and every later segment was created after it.
+      if (!last && s->next_offset() < bases[i + 1] &&
+          bases[i + 1] - s->base_offset() <= static_cast<int64_t>(std::numeric_limits<int32_t>::max()) + 1) {
+        info->problems.push_back(s->log_path() + " ends at offset " + std::to_string(s->next_offset()) +
+                                 ", below the next segment's base offset " + std::to_string(bases[i + 1]) +
+                                 ": its unsynced tail was lost, so the later segments were dropped");
+        lost_tail = true;
+      }
     }
     if (recovered) {
       info->segments_recovered++;
@@ -230,11 +278,10 @@ Status Log::LoadSegments(bool clean, int64_t recovery_point, RecoveryInfo* info)
     if (!segments_.empty() && s->base_offset() < segments_.back()->next_offset()) {
       return Status(Code::kCorrupt, "segment " + s->log_path() + " overlaps the segment before it");
     }
-    bool last = i + 1 == bases.size();
     if (recovered && !last) TL_RETURN_IF_ERROR(s->Seal());
     segments_.push_back(std::move(s));
-    if (truncated > 0 && !last) {
-      // Everything after a torn or corrupt batch is unreachable: drop the later segments.
+    if ((truncated > 0 || lost_tail) && !last) {
+      // Everything after a torn or corrupt batch, or a lost tail, is unreachable: drop the later segments.
       for (size_t j = i + 1; j < bases.size(); j++) {
         std::unique_ptr<Segment> later;
         TL_RETURN_IF_ERROR(Segment::Open(dir, bases[j], options_.segment, &later));
@@ -277,8 +324,10 @@ Status Log::LoadForReader() {
       TL_RETURN_IF_ERROR(s->AdoptPublished(head.active_size, head.log_end_offset, head.offset_index_entries,
                                            head.time_index_entries));
     } else if (!s->LoadTrusted().ok()) {
+      // In memory only; damage is reported by reads, as in the writer.
       uint64_t truncated;
-      TL_RETURN_IF_ERROR(s->Recover(std::numeric_limits<int64_t>::max(), &truncated));  // in memory only
+      std::string problem;
+      TL_RETURN_IF_ERROR(s->RebuildDamaged(std::numeric_limits<int64_t>::max(), false, &truncated, &problem));
     }
     segments_.push_back(std::move(s));
   }
@@ -321,6 +370,8 @@ void Log::Publish() {
   s.offset_index_entries = a.offset_index().entries();
   s.time_index_entries = a.time_index().entries();
   s.generation = generation_;
+  s.durable_segment_base = durable_segment_base_;
+  s.durable_segment_size = durable_segment_size_;
   head_->Publish(s);
 }
 
@@ -395,7 +446,9 @@ Status Log::Append(const uint8_t* data, size_t length, int flags, AppendResult* 
                                              std::to_string(next));
     }
     if (append_time) {
-      h.base_timestamp = now;
+      // Kafka's LogValidator (DefaultRecordBatch.setMaxTimestamp): only the
+      // timestamp-type bit and maxTimestamp change; baseTimestamp and the
+      // records' deltas are kept, and readers give every record maxTimestamp.
       h.max_timestamp = now;
       h.attributes = static_cast<int16_t>(h.attributes | kTimestampTypeMask);
     }
@@ -409,7 +462,13 @@ Status Log::Append(const uint8_t* data, size_t length, int flags, AppendResult* 
   // 2. Roll first if the batches do not belong in the active segment.
   Segment* active = segments_.back().get();
   if (active->ShouldRoll(length, placed_.size(), max_ts, next - 1, options_.segment_ms)) {
-    TL_RETURN_IF_ERROR(Roll(placed_.front().header.base_offset));
+    // The new segment starts at the log end, even when the first batch (a
+    // follower's, offsets kept) starts later: segments are contiguous, which is
+    // how recovery tells a segment that lost its unsynced tail (LoadSegments).
+    // Only a jump too large for 32-bit relative offsets names it by the batch.
+    int64_t base = log_end_offset_;
+    if (next - 1 - base > std::numeric_limits<int32_t>::max()) base = placed_.front().header.base_offset;
+    TL_RETURN_IF_ERROR(Roll(base));
     active = segments_.back().get();
   }
 
@@ -426,7 +485,6 @@ Status Log::Append(const uint8_t* data, size_t length, int flags, AppendResult* 
     StoreI64(hdr + kBaseOffsetOffset, b.header.base_offset);
     if (append_time) {
       StoreU16(hdr + kAttributesOffset, static_cast<uint16_t>(b.header.attributes));
-      StoreI64(hdr + kBaseTimestampOffset, now);
       StoreI64(hdr + kMaxTimestampOffset, now);
     }
     size_t total = b.header.total_size();
@@ -442,6 +500,8 @@ Status Log::Append(const uint8_t* data, size_t length, int flags, AppendResult* 
     at += total;
   }
   TL_RETURN_IF_ERROR(active->Append(iov_, placed_, length));
+  // Their CRCs were computed or checked above: reads need not check them again.
+  if ((flags & (kComputeCrc | kVerifyCrc)) || append_time) active->MarkVerified(placed_.front().position, at);
 
   result->base_offset = placed_.front().header.base_offset;
   result->last_offset = next - 1;
@@ -470,18 +530,39 @@ Status Log::Read(int64_t offset, size_t max_bytes, int64_t upper, ReadResult* re
   for (; idx < segments_.size(); idx++) {
     Segment* s = segments_[idx].get();
     PlacedBatch b;
-    if (!s->FindBatch(offset, &b)) continue;  // offset falls in a gap after this segment's batches
+    bool found;
+    TL_RETURN_IF_ERROR(s->FindBatch(offset, &b, &found));
+    if (!found) continue;  // offset falls in a gap after this segment's batches
     if (b.header.last_offset() >= upper) return Status::OK();
+    // FindBatch returns only a batch whose CRC matched (it fails otherwise); a
+    // later one that fails ends the read before it: the next read, which starts
+    // at that batch, fails. Nothing a CRC can catch is returned.
     const uint8_t* data = s->data();
     uint64_t start = b.position;
     uint64_t end = start + b.header.total_size();
+    uint64_t prev = start;       // the last batch included
+    bool prev_confirmed = true;  // its base offset follows the batch before it (FindBatch vouches for the first)
     int64_t next = b.header.next_offset();
     while (end < s->size()) {
-      BatchHeader h;
-      if (CheckBatch(data + end, s->size() - end, false, 0, &h) != BatchCheck::kOk) break;
-      if (end - start + h.total_size() > max_bytes || h.last_offset() >= upper) break;
-      end += h.total_size();
-      next = h.next_offset();
+      PlacedBatch n;
+      n.position = end;
+      if (CheckBatch(data + end, s->size() - end, false, 0, &n.header) != BatchCheck::kOk) break;
+      if (n.header.base_offset < next) {
+        // One of two base offsets (outside the CRC) is damaged: the batch
+        // before goes too unless it follows its own predecessor without a gap.
+        if (!prev_confirmed) {
+          int64_t prev_base = LoadI64(data + prev + kBaseOffsetOffset);
+          end = prev;
+          next = prev_base;
+        }
+        break;
+      }
+      if (end - start + n.header.total_size() > max_bytes || n.header.last_offset() >= upper) break;
+      if (!s->VerifyBatch(n).ok()) break;
+      prev_confirmed = n.header.base_offset == next;
+      prev = end;
+      end += n.header.total_size();
+      next = n.header.next_offset();
     }
     result->mapping = s->mapping();
     result->data = data + start;
@@ -497,7 +578,10 @@ Status Log::ReadBatchAt(int64_t offset, PlacedBatch* batch, ReadResult* result) 
   *result = ReadResult();
   if (offset < log_start_offset_ || offset >= log_end_offset_) return Status::OK();
   Segment* s = SegmentFor(offset);
-  if (s == nullptr || !s->FindBatch(offset, batch) || batch->header.base_offset > offset) return Status::OK();
+  if (s == nullptr) return Status::OK();
+  bool found;
+  TL_RETURN_IF_ERROR(s->FindBatch(offset, batch, &found));
+  if (!found || batch->header.base_offset > offset) return Status::OK();  // found: its CRC matched
   result->mapping = s->mapping();
   result->data = s->data() + batch->position;
   result->length = batch->header.total_size();
@@ -505,9 +589,18 @@ Status Log::ReadBatchAt(int64_t offset, PlacedBatch* batch, ReadResult* result) 
   return Status::OK();
 }
 
-bool Log::FindRecord(const PlacedBatch& b, int64_t offset, RecordRef* out) {
+Status Log::FindRecord(const PlacedBatch& b, int64_t offset, RecordRef* out, bool* found) {
+  *found = false;
   Segment* s = SegmentFor(offset);
-  return s != nullptr && s->FindRecord(b, offset, out);
+  if (s == nullptr) return Status::OK();
+  RecordScan r = s->FindRecord(b, offset, out);
+  if (r == RecordScan::kMalformed) {
+    return s->Corruption(b.position, b.header.base_offset,
+                         "the records of the batch of offsets " + std::to_string(b.header.base_offset) + ".." +
+                             std::to_string(b.header.last_offset()) + " are malformed (its CRC matches)");
+  }
+  *found = r == RecordScan::kFound;
+  return Status::OK();
 }
 
 Status Log::FindBatchByTimestamp(int64_t ts, bool* found, ReadResult* result, BatchHeader* header) {
@@ -515,10 +608,13 @@ Status Log::FindBatchByTimestamp(int64_t ts, bool* found, ReadResult* result, Ba
   *found = false;
   *result = ReadResult();
   for (auto& s : segments_) {
-    if (s->max_timestamp() < ts || s->next_offset() <= log_start_offset_) continue;
+    // A damaged segment may have lost later timestamps than its readable batches show.
+    if ((s->max_timestamp() < ts && !s->timestamps_incomplete()) || s->next_offset() <= log_start_offset_) continue;
     PlacedBatch b;
-    if (!s->FindBatchByTimestamp(ts, &b)) continue;
-    if (b.header.last_offset() < log_start_offset_) continue;
+    bool hit;
+    TL_RETURN_IF_ERROR(s->FindBatchByTimestamp(ts, &b, &hit));
+    if (!hit) continue;
+    if (b.header.last_offset() < log_start_offset_) continue;  // found: its CRC matched
     *found = true;
     *header = b.header;
     result->mapping = s->mapping();
@@ -534,6 +630,8 @@ std::unique_ptr<SyncJob> Log::PrepareSync(bool force_checkpoint) {
   std::unique_ptr<SyncJob> job(new SyncJob());
   job->dir = options_.dir;
   job->target_offset = log_end_offset_;
+  job->target_segment_base = segments_.back()->base_offset();
+  job->target_segment_size = segments_.back()->size();
   for (auto& s : segments_) {
     if (s->synced_size < s->size()) {
       job->files.push_back(s->log_file());
@@ -567,6 +665,10 @@ void Log::CompleteSync(const SyncJob& job) {
   synced_dir_changes_ = std::max(synced_dir_changes_, job.dir_changes);
   synced_bytes_ = std::max(synced_bytes_, job.appended_bytes);
   int64_t target = std::min(job.target_offset, log_end_offset_);
+  if (target == job.target_offset && target >= durable_offset_) {
+    durable_segment_base_ = job.target_segment_base;
+    durable_segment_size_ = job.target_segment_size;
+  }
   durable_offset_ = std::max(durable_offset_, target);
   if (job.checkpoint_written) {
     recovery_point_ = std::max(recovery_point_, target);
@@ -590,11 +692,23 @@ Status Log::TruncateTo(int64_t offset) {
     dir_changes_++;
   }
   Segment* last = segments_.back().get();
+  uint64_t size_before = last->size();
   TL_RETURN_IF_ERROR(last->TruncateTo(offset));
+  // The cut is a new file size, durable only once the file is fdatasync'ed:
+  // make the sync that truncateTo runs next include it (else a power loss can
+  // bring the removed batches back under the new checkpoint).
+  if (last->size() < size_before) last->synced_size = 0;
   if (last->sealed()) TL_RETURN_IF_ERROR(last->Activate());
   last->indexes_synced = false;
   log_end_offset_ = last->next_offset();
   durable_offset_ = std::min(durable_offset_, log_end_offset_);
+  if (durable_segment_base_ > last->base_offset()) {
+    // The segment that held the durable end is gone: everything left was synced.
+    durable_segment_base_ = last->base_offset();
+    durable_segment_size_ = last->size();
+  } else if (durable_segment_base_ == last->base_offset()) {
+    durable_segment_size_ = std::min(durable_segment_size_, last->size());
+  }
   recovery_point_ = std::min(recovery_point_, log_end_offset_);
   roll_since_checkpoint_ = true;  // the next sync must rewrite the checkpoint
   generation_++;
@@ -626,6 +740,8 @@ Status Log::SyncForClose() {
   }
   TL_RETURN_IF_ERROR(SyncDir(options_.dir));
   durable_offset_ = log_end_offset_;
+  durable_segment_base_ = active->base_offset();
+  durable_segment_size_ = active->size();
   Publish();
   // Everything is synced. The checkpoint is only a scan bound, and the clean
   // marker makes the next open trust every segment anyway (and rewrite the

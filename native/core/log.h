@@ -67,6 +67,9 @@ struct RecoveryInfo {
   uint64_t bytes_scanned = 0;
   uint64_t bytes_truncated = 0;
   int64_t recovery_point = 0;
+  // What opening found wrong and what it did about it (an index rebuilt, a
+  // torn tail cut off, a damaged segment), one sentence each naming the file.
+  std::vector<std::string> problems;
 };
 
 struct SegmentInfo {
@@ -90,6 +93,8 @@ struct SyncJob {
   bool checkpoint_required = false;
   bool checkpoint_written = false;  // set by Run()
   int64_t target_offset = 0;  // durable once Run() succeeds
+  int64_t target_segment_base = 0;    // the active segment when the job was prepared
+  uint64_t target_segment_size = 0;   // and its size then: synced once Run() succeeds
   // bookkeeping applied by Log::CompleteSync
   std::vector<std::pair<int64_t, uint64_t>> segment_sizes;  // base offset -> size synced
   std::vector<int64_t> sealed_indexes;                      // segments whose indexes were synced
@@ -106,11 +111,16 @@ class Log {
   Status Append(const uint8_t* data, size_t length, int flags, AppendResult* result);
   // Whole batches from the one holding `offset`, at most max_bytes (at least one
   // batch) and only batches that end below `upper`, all from one segment.
+  // Every batch returned passed its CRC-32C check (once per session); kCorrupt
+  // when the first one does not, and the read ends before any later one that
+  // does not (docs/architecture.md, "Corruption on read"). The same holds for
+  // ReadBatchAt and FindBatchByTimestamp.
   Status Read(int64_t offset, size_t max_bytes, int64_t upper, ReadResult* result);
   // The batch holding `offset` (result->data/length cover it), or length 0.
   Status ReadBatchAt(int64_t offset, PlacedBatch* batch, ReadResult* result);
-  // The record at `offset` inside the uncompressed batch b found by ReadBatchAt.
-  bool FindRecord(const PlacedBatch& b, int64_t offset, RecordRef* out);
+  // The record at `offset` inside the uncompressed batch b found by ReadBatchAt
+  // (*found false: no such record); kCorrupt when its records are malformed.
+  Status FindRecord(const PlacedBatch& b, int64_t offset, RecordRef* out, bool* found);
   // The first batch with maxTimestamp >= ts: *found false when there is none.
   Status FindBatchByTimestamp(int64_t ts, bool* found, ReadResult* result, BatchHeader* header);
 
@@ -151,6 +161,9 @@ class Log {
   int64_t log_end_offset_ = 0;
   int64_t durable_offset_ = 0;
   int64_t recovery_point_ = 0;
+  // The segment holding durable_offset_ and its synced size (published in .head).
+  int64_t durable_segment_base_ = 0;
+  uint64_t durable_segment_size_ = 0;
   uint64_t appended_bytes_ = 0;         // bytes appended since open
   uint64_t synced_bytes_ = 0;           // of those, bytes covered by a completed sync
   uint64_t checkpointed_bytes_ = 0;     // appended_bytes_ when the checkpoint was last written

@@ -140,8 +140,34 @@ Status Segment::Append(std::vector<struct iovec>& iov, const std::vector<PlacedB
   return FlushEntries(off, time);
 }
 
-Status Segment::RebuildTo(uint64_t end, int64_t crc_from_offset, bool write_index, uint64_t* valid_end) {
+Status Segment::Corruption(uint64_t position, int64_t offset, const std::string& what) const {
+  std::string msg = "corrupt data in " + log_->path() + " at position " + std::to_string(position);
+  if (offset >= 0) msg += " (offset " + std::to_string(offset) + ")";
+  return Status::Corrupt(msg + ": " + what, log_->path(), static_cast<int64_t>(position), offset);
+}
+
+Status Segment::VerifyBatch(const PlacedBatch& b) {
+  uint64_t end = b.position + b.header.total_size();
+  if (verified_.Contains(b.position, end)) return Status::OK();
+  uint32_t crc = ComputeBatchCrc(map_->data() + b.position, b.header.total_size());
+  if (crc != b.header.crc) {
+    char hex[64];
+    std::snprintf(hex, sizeof(hex), "stored 0x%08x, computed 0x%08x", b.header.crc, crc);
+    return Corruption(b.position, b.header.base_offset,
+                      "CRC-32C mismatch in the batch of offsets " + std::to_string(b.header.base_offset) + ".." +
+                          std::to_string(b.header.last_offset()) + " (" + hex + ")");
+  }
+  verified_.Add(b.position, end);
+  return Status::OK();
+}
+
+Status Segment::RebuildTo(uint64_t end, int64_t crc_from_offset, int64_t limit_offset, bool write_index,
+                          uint64_t* valid_end, std::string* why, bool pass_over_damaged, size_t* damaged_batches) {
   ResetState();
+  damaged_ = false;
+  damage_.clear();
+  timestamps_incomplete_ = false;
+  verified_.TruncateTo(end);
   if (write_index) {
     TL_RETURN_IF_ERROR(offset_index_->Reset(cfg_.max_index_bytes));
     TL_RETURN_IF_ERROR(time_index_->Reset(cfg_.max_index_bytes));
@@ -150,16 +176,68 @@ Status Segment::RebuildTo(uint64_t end, int64_t crc_from_offset, bool write_inde
   const uint8_t* data = map_->data();
   uint64_t pos = 0;
   int64_t expected = base_offset_;
+  uint64_t good_end = 0;  // end of the last batch kept
+  int64_t good_next = base_offset_;
+  size_t damaged = 0;  // batches passed over since good_end
   std::vector<uint8_t> off, time;
+  std::string stop;
   while (pos < end) {
     PlacedBatch b;
     b.position = pos;
-    if (CheckBatch(data + pos, end - pos, false, 0, &b.header) != BatchCheck::kOk) break;
+    BatchCheck c = CheckBatch(data + pos, end - pos, false, 0, &b.header);
     const BatchHeader& h = b.header;
-    if (h.base_offset < expected) break;
-    if (h.last_offset() - base_offset_ > std::numeric_limits<int32_t>::max()) break;
-    if (pos + h.total_size() > std::numeric_limits<int32_t>::max()) break;
-    if (h.last_offset() >= crc_from_offset && ComputeBatchCrc(data + pos, h.total_size()) != h.crc) break;
+    // Framed: length and magic hold (a negative count or delta is CRC-covered damage, not framing).
+    bool framed = c == BatchCheck::kOk || (c == BatchCheck::kBadOffsets && h.base_offset >= 0);
+    if (!framed) {
+      stop = BatchCheckName(c);
+      break;
+    }
+    bool check_crc = c != BatchCheck::kOk || h.last_offset() >= crc_from_offset;
+    if (check_crc && (c != BatchCheck::kOk || ComputeBatchCrc(data + pos, h.total_size()) != h.crc)) {
+      stop = c != BatchCheck::kOk ? BatchCheckName(c) : "CRC-32C mismatch";
+      if (!pass_over_damaged) break;
+      // Trusted bytes: the batch is damage, not a torn write. Keep it in place
+      // (reads of it fail), go on by its length, which the CRC does not cover.
+      damaged++;
+      if (damaged_batches != nullptr) (*damaged_batches)++;
+      bytes_since_last_entry_ += h.total_size();
+      expected = std::numeric_limits<int64_t>::min();
+      pos += h.total_size();
+      continue;
+    }
+    if (h.base_offset < expected || h.base_offset < base_offset_) {
+      stop = "offsets out of order: base offset " + std::to_string(h.base_offset) + " is below " +
+             std::to_string(std::max(expected, base_offset_));
+      break;
+    }
+    if (h.last_offset() >= limit_offset) {
+      stop = "the batch ends at offset " + std::to_string(h.last_offset()) +
+             ", at or above the base offset of the next segment (" + std::to_string(limit_offset) + ")";
+      break;
+    }
+    if (h.last_offset() - base_offset_ > std::numeric_limits<int32_t>::max() ||
+        pos + h.total_size() > std::numeric_limits<int32_t>::max()) {
+      stop = "offsets or positions overflow the segment's 32-bit index";
+      break;
+    }
+    // The next batch (when it frames) must start above this one. If it does
+    // not, one of the two base offsets (outside the CRC) is damaged: this one
+    // is trusted if it follows the batch before it without a gap (the next
+    // batch is then cut); otherwise stop before both, so that no batch is kept
+    // with offsets that may be wrong.
+    BatchHeader n;
+    uint64_t after = pos + h.total_size();
+    if (h.base_offset != expected && after < end &&
+        CheckBatch(data + after, end - after, false, 0, &n) == BatchCheck::kOk && n.base_offset <= h.last_offset()) {
+      stop = "the batch of offsets " + std::to_string(h.base_offset) + ".." + std::to_string(h.last_offset()) +
+             " overlaps the next batch (base offset " + std::to_string(n.base_offset) + "): a base offset is damaged";
+      break;
+    }
+    if (check_crc) verified_.Add(pos, pos + h.total_size());
+    // Batches passed over before this one: their timestamps are unknown, so
+    // the time index (built without them) cannot vouch for what precedes an entry.
+    if (damaged > 0) timestamps_incomplete_ = true;
+    damaged = 0;
     Track(b, &off, &time);
     if (!write_index) {
       off.clear();
@@ -169,15 +247,20 @@ Status Segment::RebuildTo(uint64_t end, int64_t crc_from_offset, bool write_inde
     }
     expected = h.next_offset();
     pos += h.total_size();
+    good_end = pos;
+    good_next = expected;
   }
-  size_ = pos;
-  next_offset_ = expected;
+  // Damaged batches at the end are left out: nothing after them gives their offsets.
+  size_ = good_end;
+  next_offset_ = good_next;
+  verified_.TruncateTo(good_end);
   if (write_index) {
     TL_RETURN_IF_ERROR(FlushEntries(off, time));
   } else {
     index_usable_ = false;
   }
-  *valid_end = pos;
+  *valid_end = good_end;
+  if (why != nullptr) *why = stop;
   return Status::OK();
 }
 
@@ -185,7 +268,7 @@ Status Segment::Recover(int64_t crc_from_offset, uint64_t* truncated_bytes) {
   uint64_t file_size;
   TL_RETURN_IF_ERROR(log_->Size(&file_size));
   uint64_t valid;
-  TL_RETURN_IF_ERROR(RebuildTo(file_size, crc_from_offset, cfg_.writable, &valid));
+  TL_RETURN_IF_ERROR(RebuildTo(file_size, crc_from_offset, std::numeric_limits<int64_t>::max(), cfg_.writable, &valid));
   *truncated_bytes = file_size - valid;
   if (valid < file_size && cfg_.writable) TL_RETURN_IF_ERROR(log_->Truncate(valid));
   index_missing_ = false;
@@ -194,7 +277,44 @@ Status Segment::Recover(int64_t crc_from_offset, uint64_t* truncated_bytes) {
   return Status::OK();
 }
 
-Status Segment::LoadTrusted() {
+Status Segment::RebuildDamaged(int64_t limit_offset, bool cut, uint64_t* truncated_bytes, std::string* problem) {
+  uint64_t file_size;
+  TL_RETURN_IF_ERROR(log_->Size(&file_size));
+  uint64_t valid;
+  std::string why;
+  size_t damaged_batches = 0;
+  // Every CRC is checked: indexes must not be built from damaged headers.
+  TL_RETURN_IF_ERROR(RebuildTo(file_size, std::numeric_limits<int64_t>::min(), limit_offset, cfg_.writable, &valid,
+                               &why, true, &damaged_batches));
+  *truncated_bytes = 0;
+  problem->clear();
+  index_missing_ = false;
+  index_usable_ = cfg_.writable;
+  sealed_ = false;
+  if (timestamps_incomplete_) {
+    *problem = log_->path() + ": " + std::to_string(damaged_batches) +
+               " batch(es) fail their CRC-32C check and are kept in place: reads of them fail";
+  }
+  if (valid == file_size) return Status::OK();
+  uint64_t lost = file_size - valid;
+  if (!problem->empty()) *problem += "; ";
+  *problem += log_->path() + ": " + why + " at position " + std::to_string(valid) + "; the " + std::to_string(lost) +
+              " bytes from there to the end of the file are unreadable";
+  if (cut && cfg_.writable) {
+    TL_RETURN_IF_ERROR(log_->Truncate(valid));
+    *truncated_bytes = lost;
+    *problem += " and were cut off";
+  } else {
+    damaged_ = true;
+    timestamps_incomplete_ = true;
+    damage_ = why + "; the " + std::to_string(lost) + " bytes from here to the end of the file are unreadable" +
+              " and the offsets from " + std::to_string(next_offset_) + " up to the next segment are lost";
+    *problem += ": offsets from " + std::to_string(next_offset_) + " up to the next segment cannot be read";
+  }
+  return Status::OK();
+}
+
+Status Segment::LoadTrusted(int64_t limit_offset) {
   auto corrupt = [this](const std::string& why) {
     return Status(Code::kCorrupt, "index of segment " + log_->path() + " cannot be trusted: " + why);
   };
@@ -241,8 +361,17 @@ Status Segment::LoadTrusted() {
   bool first = true;
   while (pos < file_size) {
     BatchHeader h;
-    if (CheckBatch(data + pos, file_size - pos, false, 0, &h) != BatchCheck::kOk || h.base_offset < expected) {
+    if (CheckBatch(data + pos, file_size - pos, false, 0, &h) != BatchCheck::kOk || h.base_offset < expected ||
+        h.last_offset() >= limit_offset) {
       return corrupt("invalid batch at position " + std::to_string(pos) + " of the log");
+    }
+    // These headers set the segment's end offset and largest timestamp: check
+    // their CRCs (a few KiB: the bytes after the last index entry).
+    if (!verified_.Contains(pos, pos + h.total_size())) {
+      if (ComputeBatchCrc(data + pos, h.total_size()) != h.crc) {
+        return corrupt("the batch at position " + std::to_string(pos) + " fails its CRC-32C check");
+      }
+      verified_.Add(pos, pos + h.total_size());
     }
     if (first && n_off > 0 && h.last_offset() != base_offset_ + prev_rel) {
       return corrupt("last offset index entry does not point at its batch");
@@ -268,8 +397,22 @@ Status Segment::LoadTrusted() {
     if (last_time_entry_ts_ < max_timestamp_) {
       return corrupt("the last time index entry is older than a batch of the log");
     }
+    // ... nor a larger one: it must name the batch that holds that timestamp
+    // (its last offset), which a reopened segment would otherwise believe.
+    int64_t entry_offset = base_offset_ + LoadI32(e + 8);
+    uint64_t p = LookupPosition(entry_offset);
+    BatchHeader h;
+    while (p < file_size && CheckBatch(data + p, file_size - p, false, 0, &h) == BatchCheck::kOk &&
+           h.last_offset() < entry_offset) {
+      p += h.total_size();
+    }
+    if (p >= file_size || CheckBatch(data + p, file_size - p, false, 0, &h) != BatchCheck::kOk ||
+        h.last_offset() != entry_offset || h.max_timestamp != last_time_entry_ts_ ||
+        ComputeBatchCrc(data + p, h.total_size()) != h.crc) {
+      return corrupt("the last time index entry does not name the batch that holds its timestamp");
+    }
     max_timestamp_ = last_time_entry_ts_;
-    offset_of_max_timestamp_ = base_offset_ + LoadI32(e + 8);
+    offset_of_max_timestamp_ = entry_offset;
   }
   if (n_time == 0 && max_timestamp_ != kNoTimestamp) {
     return corrupt("time index is empty but the log has timestamps");
@@ -302,7 +445,8 @@ Status Segment::AdoptPublished(uint64_t size, int64_t next_offset, size_t offset
   return Status::OK();
 }
 
-uint64_t Segment::LookupPosition(int64_t offset) const {
+uint64_t Segment::LookupPosition(int64_t offset, int64_t* entry_offset) const {
+  if (entry_offset != nullptr) *entry_offset = -1;
   if (!index_usable_) return 0;
   const IndexFile& idx = *offset_index_;
   size_t lo = 0, hi = idx.entries();  // find the last entry with offset <= target
@@ -316,26 +460,177 @@ uint64_t Segment::LookupPosition(int64_t offset) const {
     }
   }
   if (lo == 0) return 0;
+  if (entry_offset != nullptr) *entry_offset = base_offset_ + LoadI32(idx.entry(lo - 1));
   return LoadU32(idx.entry(lo - 1) + 4);
 }
 
-bool Segment::FindBatch(int64_t offset, PlacedBatch* out) const {
-  const uint8_t* data = map_->data();
-  uint64_t pos = LookupPosition(offset);
-  while (pos < size_) {
-    if (CheckBatch(data + pos, size_ - pos, false, 0, &out->header) != BatchCheck::kOk) return false;
-    if (out->header.last_offset() >= offset) {
-      out->position = pos;
-      return true;
-    }
-    pos += out->header.total_size();
+// A walk over batch headers from an index entry (or the segment start),
+// checking that they chain: see the header comment on damage. Seek() checks
+// the CRC of each batch before it trusts its header (lastOffsetDelta and
+// maxTimestamp decide whether the walk goes on, and they are CRC-covered).
+class Segment::Walk {
+ public:
+  Walk(const Segment& s, int64_t target, bool use_index) : s_(s) {
+    if (use_index) pos_ = s.LookupPosition(target, &entry_);
+    from_entry_ = entry_ >= 0;
+    if (pos_ == 0) next_ = s.base_offset_;
   }
-  return false;
+
+  // Reads the header at the current position into *h: framing and offset
+  // order. *more false: the end of the valid bytes was reached (kCorrupt
+  // instead when the segment is damaged). *malformed: the batch frames but its
+  // lastOffsetDelta or recordsCount is negative (CRC-covered damage).
+  Status Next(BatchHeader* h, bool* more, bool* malformed) {
+    *more = false;
+    *malformed = false;
+    if (pos_ >= s_.size_) {
+      if (s_.damaged_) return s_.Corruption(s_.size_, next_, s_.damage_);
+      return Status::OK();
+    }
+    BatchCheck c = CheckBatch(s_.map_->data() + pos_, s_.size_ - pos_, false, 0, h);
+    if (c == BatchCheck::kBadOffsets && h->base_offset >= 0) {
+      *malformed = true;
+      *more = true;
+      return Status::OK();
+    }
+    if (c != BatchCheck::kOk) return s_.Corruption(pos_, next_, BatchCheckName(c));
+    if (h->base_offset < next_) {
+      return s_.Corruption(pos_, h->base_offset,
+                           "offsets out of order: base offset " + std::to_string(h->base_offset) +
+                               " is below the end of the batch before it (" + std::to_string(next_) + ")");
+    }
+    if (h->base_offset < s_.base_offset_) {
+      return s_.Corruption(pos_, h->base_offset,
+                           "base offset " + std::to_string(h->base_offset) + " is below the segment's base offset");
+    }
+    *more = true;
+    return Status::OK();
+  }
+
+  // For a batch whose CRC matched: checks it against the index entry the walk
+  // started at, and whether its base offset is confirmed (by that entry, or by
+  // following the batch before it without a gap).
+  Status CheckEntry(const BatchHeader& h) {
+    confirmed_ = h.base_offset == next_;
+    if (entry_ >= 0) {
+      if (h.last_offset() != entry_) {
+        return s_.Corruption(pos_, h.base_offset,
+                             "the batch ends at offset " + std::to_string(h.last_offset()) +
+                                 " but its offset index entry says " + std::to_string(entry_));
+      }
+      confirmed_ = true;
+      entry_ = -1;
+    }
+    return Status::OK();
+  }
+
+  // The batch just read is the one wanted: unless its base offset is
+  // confirmed, checks it against the batch after it (when that one frames),
+  // whose base offset must be above its last offset: if not, one of the two
+  // base offsets (outside the CRC) is damaged, and this one may be.
+  Status CheckSuccessor(const BatchHeader& h) const {
+    uint64_t after = pos_ + h.total_size();
+    BatchHeader n;
+    if (!confirmed_ && after < s_.size_ &&
+        CheckBatch(s_.map_->data() + after, s_.size_ - after, false, 0, &n) == BatchCheck::kOk &&
+        n.base_offset <= h.last_offset()) {
+      return s_.Corruption(pos_, h.base_offset,
+                           "the batch of offsets " + std::to_string(h.base_offset) + ".." +
+                               std::to_string(h.last_offset()) + " overlaps the next batch (base offset " +
+                               std::to_string(n.base_offset) + ", position " + std::to_string(after) +
+                               "): a base offset is damaged");
+    }
+    return Status::OK();
+  }
+
+  void Skip(const BatchHeader& h) {
+    next_ = h.next_offset();
+    pos_ += h.total_size();
+  }
+  // Past a batch whose CRC failed: only its length (outside the CRC) is used.
+  void SkipDamaged(const BatchHeader& h) {
+    next_ = std::numeric_limits<int64_t>::min();
+    entry_ = -1;
+    pos_ += h.total_size();
+  }
+  uint64_t position() const { return pos_; }
+  // The walk started at an index entry (not at the segment start).
+  bool from_entry() const { return from_entry_; }
+
+ private:
+  const Segment& s_;
+  uint64_t pos_ = 0;
+  int64_t entry_ = -1;
+  int64_t next_ = std::numeric_limits<int64_t>::min();
+  bool from_entry_ = false;
+  bool confirmed_ = false;
+};
+
+void Segment::DistrustIndex() {
+  if (!index_usable_) return;
+  index_usable_ = false;
+  // Without its offset index the segment is rebuilt when the log is next opened.
+  if (cfg_.writable) RemoveFile(SegmentFileName(dir_, base_offset_, kIndexSuffix));
 }
 
-bool Segment::FindBatchByTimestamp(int64_t ts, PlacedBatch* out) const {
+template <typename Pred, typename After>
+Status Segment::Seek(int64_t target, Pred wanted, After fine_after_damage, PlacedBatch* out, bool* found) {
+  for (int attempt = 0; attempt < 2; attempt++) {
+    // The first attempt starts at the index entry for `target`. If it fails,
+    // the entry may be what is wrong: a walk from the segment start decides
+    // (damage makes it fail the same way); if it succeeds, the index is
+    // distrusted (see DistrustIndex). Only failures pay for the second walk.
+    Walk w(*this, target, attempt == 0 && index_usable_);
+    *found = false;
+    Status st;
+    Status damage;  // the first batch passed over whose CRC failed
+    for (;;) {
+      bool more, malformed;
+      st = w.Next(&out->header, &more, &malformed);
+      if (!st.ok()) break;
+      if (!more) {
+        st = damage;  // what was wanted may be in that batch
+        break;
+      }
+      out->position = w.position();
+      Status crc = malformed
+                       ? Corruption(w.position(), out->header.base_offset, BatchCheckName(BatchCheck::kBadOffsets))
+                       : VerifyBatch(*out);
+      if (!crc.ok()) {
+        if (damage.ok()) damage = crc;
+        w.SkipDamaged(out->header);
+        continue;
+      }
+      st = w.CheckEntry(out->header);
+      if (!st.ok()) break;
+      if (wanted(out->header)) {
+        if (!damage.ok() && !fine_after_damage(out->header)) {
+          st = damage;
+          break;
+        }
+        st = w.CheckSuccessor(out->header);
+        if (st.ok()) *found = true;
+        break;
+      }
+      w.Skip(out->header);
+    }
+    if (st.ok() && attempt == 1) DistrustIndex();
+    if (st.ok() || !w.from_entry()) return st;
+  }
+  return Status::OK();  // not reached
+}
+
+Status Segment::FindBatch(int64_t offset, PlacedBatch* out, bool* found) {
+  // After a damaged batch, a batch found is the answer only if it holds `offset`:
+  // otherwise `offset` may be in the damaged one.
+  return Seek(
+      offset, [offset](const BatchHeader& h) { return h.last_offset() >= offset; },
+      [offset](const BatchHeader& h) { return h.base_offset <= offset; }, out, found);
+}
+
+Status Segment::FindBatchByTimestamp(int64_t ts, PlacedBatch* out, bool* found) {
   int64_t start_offset = base_offset_;
-  if (index_usable_) {
+  if (index_usable_ && !timestamps_incomplete_) {
     const IndexFile& idx = *time_index_;
     size_t lo = 0, hi = idx.entries();  // find the last entry with timestamp < ts
     while (lo < hi) {
@@ -346,20 +641,27 @@ bool Segment::FindBatchByTimestamp(int64_t ts, PlacedBatch* out) const {
         hi = mid;
       }
     }
-    // Every record up to that entry's offset has a timestamp <= the entry's, so < ts.
-    if (lo > 0) start_offset = base_offset_ + LoadI32(idx.entry(lo - 1) + 8) + 1;
-  }
-  const uint8_t* data = map_->data();
-  uint64_t pos = LookupPosition(start_offset);
-  while (pos < size_) {
-    if (CheckBatch(data + pos, size_ - pos, false, 0, &out->header) != BatchCheck::kOk) return false;
-    if (out->header.last_offset() >= start_offset && out->header.max_timestamp >= ts) {
-      out->position = pos;
-      return true;
+    // Every record up to that entry's offset has a timestamp <= the entry's, so
+    // < ts: if the entry is right. It names the batch that first reached that
+    // timestamp (its last offset and maxTimestamp); one that does not is damage.
+    if (lo > 0) {
+      int64_t entry_ts = LoadI64(idx.entry(lo - 1));
+      int64_t entry_offset = base_offset_ + LoadI32(idx.entry(lo - 1) + 8);
+      PlacedBatch e;
+      bool hit;
+      TL_RETURN_IF_ERROR(FindBatch(entry_offset, &e, &hit));
+      if (hit && e.header.last_offset() == entry_offset && e.header.max_timestamp == entry_ts) {
+        start_offset = entry_offset + 1;
+      } else {
+        DistrustIndex();
+      }
     }
-    pos += out->header.total_size();
   }
-  return false;
+  // After a damaged batch nothing found is the answer: the damaged one may hold a later timestamp.
+  return Seek(
+      start_offset,
+      [start_offset, ts](const BatchHeader& h) { return h.last_offset() >= start_offset && h.max_timestamp >= ts; },
+      [](const BatchHeader&) { return false; }, out, found);
 }
 
 namespace {
@@ -367,17 +669,17 @@ constexpr uint32_t kRecordStride = 16;
 constexpr size_t kMaxRecordStarts = 4u << 20;  // per segment: 16 MiB of positions
 }  // namespace
 
-bool Segment::FindRecord(const PlacedBatch& b, int64_t offset, RecordRef* out) {
+RecordScan Segment::FindRecord(const PlacedBatch& b, int64_t offset, RecordRef* out) {
   const uint8_t* batch = map_->data() + b.position;
   const BatchHeader& h = b.header;
   if (h.records_count <= static_cast<int32_t>(2 * kRecordStride) || h.last_offset_delta != h.records_count - 1) {
     return tidelog::FindRecord(batch, h, offset, out);
   }
-  if (offset < h.base_offset || offset > h.last_offset()) return false;
+  if (offset < h.base_offset || offset > h.last_offset()) return RecordScan::kAbsent;
   auto it = record_starts_.find(b.position);
   if (it == record_starts_.end()) {
     std::vector<uint32_t> starts;
-    if (!RecordStarts(batch, h, kRecordStride, &starts)) return false;
+    if (!RecordStarts(batch, h, kRecordStride, &starts)) return RecordScan::kMalformed;
     if (record_starts_entries_ + starts.size() > kMaxRecordStarts) {
       record_starts_.clear();
       record_starts_entries_ = 0;
@@ -391,9 +693,24 @@ bool Segment::FindRecord(const PlacedBatch& b, int64_t offset, RecordRef* out) {
 }
 
 Status Segment::TruncateTo(int64_t offset) {
-  PlacedBatch b;
-  if (!FindBatch(offset, &b)) return Status::OK();  // nothing at or above offset here
-  uint64_t cut = b.position;
+  uint64_t cut;
+  if (damaged_ && offset >= next_offset_) {
+    cut = size_;  // drop the unreadable bytes after the last good batch
+  } else {
+    PlacedBatch b;
+    bool found;
+    Status st = FindBatch(offset, &b, &found);
+    if (st.code() == Code::kCorrupt && st.file() == log_->path() && st.position() >= 0 &&
+        static_cast<uint64_t>(st.position()) < size_) {
+      // The batch holding `offset` cannot be told apart from the damage on the
+      // way to it: cut from the damage (a truncation removes data anyway).
+      cut = static_cast<uint64_t>(st.position());
+    } else {
+      TL_RETURN_IF_ERROR(st);
+      if (!found) return Status::OK();  // nothing at or above offset here
+      cut = b.position;
+    }
+  }
   record_starts_.clear();
   record_starts_entries_ = 0;
   if (map_.use_count() > 1) {
@@ -404,7 +721,8 @@ Status Segment::TruncateTo(int64_t offset) {
   }
   TL_RETURN_IF_ERROR(log_->Truncate(cut));
   uint64_t valid;
-  TL_RETURN_IF_ERROR(RebuildTo(cut, std::numeric_limits<int64_t>::max(), true, &valid));
+  TL_RETURN_IF_ERROR(
+      RebuildTo(cut, std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::max(), true, &valid));
   if (valid != cut) return Status(Code::kCorrupt, "segment " + log_->path() + " is corrupt below the truncation point");
   synced_size = std::min(synced_size, size_);
   sealed_ = false;

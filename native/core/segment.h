@@ -15,6 +15,17 @@
 // (largest timestamp so far, last offset of the batch that holds it) if that
 // timestamp is larger than the last entry's. A lookup finds the last entry at
 // or below its target and scans batch headers forward from there.
+//
+// Damage (docs/architecture.md, "Corruption on read"). Every lookup checks the
+// headers it hops over: framing (length, magic), offsets increasing from batch
+// to batch and within the segment, the batch an index entry points at ending at
+// that entry's offset, and the batch it finds against the one after it. A
+// failure is a kCorrupt Status naming the file, the position and the offset,
+// never a silent "not found". Reads check each batch's CRC-32C once per
+// session (VerifiedRanges). A segment whose bytes stop framing before the end
+// of its file, found when it is opened and not cut (see RebuildDamaged), is
+// `damaged`: its batches up to the damage read normally, and every offset after
+// them, up to the next segment, fails with kCorrupt.
 #pragma once
 
 #include <sys/uio.h>
@@ -30,6 +41,7 @@
 #include "core/file.h"
 #include "core/index_file.h"
 #include "core/mapped_file.h"
+#include "core/verified_ranges.h"
 
 namespace tidelog {
 
@@ -62,8 +74,18 @@ class Segment {
   Status Recover(int64_t crc_from_offset, uint64_t* truncated_bytes);
   // For a segment that was cleanly closed or is below the recovery point: checks
   // its indexes and reads only the tail after the last index entry. Returns
-  // kCorrupt when the indexes cannot be trusted (the caller then recovers).
-  Status LoadTrusted();
+  // kCorrupt when the indexes cannot be trusted (the caller then rebuilds them),
+  // or when a batch there ends at or above limit_offset (the next segment's base).
+  Status LoadTrusted(int64_t limit_offset = std::numeric_limits<int64_t>::max());
+  // For a segment whose bytes were trusted (synced before a clean close, or
+  // below the recovery point) but whose LoadTrusted failed: rebuilds both
+  // indexes from the log, checking framing and offset order (below
+  // limit_offset), not CRCs (reads check those). Where the framing breaks before
+  // the end of the file: `cut` (the last segment, which must end cleanly to be
+  // appended to) truncates the file there, *truncated_bytes says how much;
+  // otherwise nothing is cut and the segment is marked damaged. *problem
+  // describes what was found ("" when the log framed to its end).
+  Status RebuildDamaged(int64_t limit_offset, bool cut, uint64_t* truncated_bytes, std::string* problem);
   // Read-only mode: adopt the writer's published state for the active segment.
   Status AdoptPublished(uint64_t size, int64_t next_offset, size_t offset_entries, size_t time_entries);
 
@@ -71,18 +93,46 @@ class Segment {
   // holds their bytes. On failure the file is cut back and nothing changed.
   Status Append(std::vector<struct iovec>& iov, const std::vector<PlacedBatch>& batches, uint64_t total_bytes);
 
-  // Position to start scanning for `offset` (index lookup; 0 when before the first entry).
-  uint64_t LookupPosition(int64_t offset) const;
-  // Finds the first batch whose last offset is >= offset. False if none below size().
-  bool FindBatch(int64_t offset, PlacedBatch* out) const;
+  // Position to start scanning for `offset` (index lookup; 0 when before the
+  // first entry); *entry_offset is the absolute offset of that entry, or -1.
+  uint64_t LookupPosition(int64_t offset, int64_t* entry_offset = nullptr) const;
+  // Finds the first batch whose last offset is >= offset (*found false: none
+  // below size()). The batch found passed its CRC-32C check, and so did every
+  // batch passed over on the way, or else the lookup proves that `offset` is
+  // not in one that failed. kCorrupt when it may be, when the headers on the
+  // way do not chain (see the header comment), or when the offset lies in the
+  // damaged part. Index entries are checked as they are used: one that does not
+  // point at a batch ending at its offset makes the lookup walk from the
+  // segment start instead, and the index is not used again (DistrustIndex).
+  Status FindBatch(int64_t offset, PlacedBatch* out, bool* found);
   // Finds the record at `offset` in batch b (uncompressed). Large batches get a
   // cached table of every 16th record's position, so a point read walks at most
   // 15 record lengths instead of up to a whole batch (W5: p99 from ~30 us to ~2 us
   // for 1,000-record batches; the walk is bound by memory latency, ~16 ns a record).
-  bool FindRecord(const PlacedBatch& b, int64_t offset, RecordRef* out);
+  RecordScan FindRecord(const PlacedBatch& b, int64_t offset, RecordRef* out);
   // Finds the first batch (at or after the time index hint) with maxTimestamp >= ts.
-  bool FindBatchByTimestamp(int64_t ts, PlacedBatch* out) const;
-  // Removes every batch with last offset >= offset. The cut is at a batch boundary.
+  // The time index entry used is checked against the batch it names.
+  Status FindBatchByTimestamp(int64_t ts, PlacedBatch* out, bool* found);
+
+  // CRC-32C on read. VerifyBatch checks the batch (once per session: a batch
+  // already verified costs one comparison) and returns kCorrupt naming it when
+  // its CRC does not match. MarkVerified records whole batches whose CRC is
+  // known to be right (computed or checked when they were appended).
+  Status VerifyBatch(const PlacedBatch& b);
+  bool Verified(const PlacedBatch& b) const {
+    return verified_.Contains(b.position, b.position + b.header.total_size());
+  }
+  void MarkVerified(uint64_t begin, uint64_t end) { verified_.Add(begin, end); }
+  const VerifiedRanges& verified() const { return verified_; }
+  // A kCorrupt Status about the bytes at `position` of the log file.
+  Status Corruption(uint64_t position, int64_t offset, const std::string& what) const;
+  bool damaged() const { return damaged_; }
+  // Some batch's timestamps are unknown (damaged): max_timestamp() and the time
+  // index cannot rule this segment out of a timestamp lookup.
+  bool timestamps_incomplete() const { return timestamps_incomplete_; }
+  // Removes every batch with last offset >= offset. The cut is at a batch
+  // boundary: at the first damaged batch on the way, if the batch holding
+  // `offset` cannot be told apart from it.
   Status TruncateTo(int64_t offset);
   // Trims the indexes and adds the final time index entry: the segment is now immutable.
   Status Seal();
@@ -111,12 +161,32 @@ class Segment {
   bool indexes_synced = false;    // sealed segment whose indexes were fsynced
 
  private:
+  class Walk;  // a checked walk over batch headers (segment.cc)
   Segment() = default;
+  // The first batch (from the index entry for `target`) for which wanted(header)
+  // holds. Batches whose CRC fails are passed over by their length; if one was,
+  // the batch found must satisfy fine_after_damage or the damage is returned.
+  template <typename Pred, typename After>
+  Status Seek(int64_t target, Pred wanted, After fine_after_damage, PlacedBatch* out, bool* found);
+  // An index entry proved wrong: lookups scan from the segment start for the
+  // rest of the session, and a writer deletes the offset index so that the next
+  // open rebuilds both indexes.
+  void DistrustIndex();
   Status EnsureMapped(uint64_t size);
   // Index bookkeeping for one batch at `position`; entries are buffered in *off/*time.
   void Track(const PlacedBatch& b, std::vector<uint8_t>* off, std::vector<uint8_t>* time);
   Status FlushEntries(std::vector<uint8_t>& off, std::vector<uint8_t>& time);
-  Status RebuildTo(uint64_t end, int64_t crc_from_offset, bool write_index, uint64_t* valid_end);
+  // Scans batches from position 0 up to `end`, rebuilding the in-memory state
+  // (and the index files when write_index). Stops at the first batch that does
+  // not frame, goes backwards in offsets, ends at or above limit_offset, or (if
+  // its last offset is >= crc_from_offset) fails its CRC; *valid_end is where.
+  // *why says which check stopped it (when valid_end < end).
+  // pass_over_damaged (bytes that were trusted): a batch that frames but fails
+  // its CRC is kept in place and passed over by its length, counted in
+  // *damaged_batches, instead of stopping the scan; damaged batches at the end
+  // are left out of size().
+  Status RebuildTo(uint64_t end, int64_t crc_from_offset, int64_t limit_offset, bool write_index, uint64_t* valid_end,
+                   std::string* why = nullptr, bool pass_over_damaged = false, size_t* damaged_batches = nullptr);
   void ResetState();
 
   std::string dir_;
@@ -136,6 +206,10 @@ class Segment {
   bool sealed_ = false;
   bool index_missing_ = false;  // an index file was absent when the segment was opened
   bool index_usable_ = true;   // false: lookups scan from position 0
+  bool damaged_ = false;       // bytes after size_ in the file are unreadable (see RebuildDamaged)
+  std::string damage_;         // what is wrong there
+  bool timestamps_incomplete_ = false;
+  VerifiedRanges verified_;
   // batch position -> position in the batch of every kRecordStride-th record
   std::unordered_map<uint64_t, std::vector<uint32_t>> record_starts_;
   size_t record_starts_entries_ = 0;

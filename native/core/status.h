@@ -5,6 +5,8 @@
 // the stable `code` strings of src/errors.ts and a test checks the two lists agree.
 #pragma once
 
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -32,19 +34,51 @@ enum class Code : int {
 
 const char* CodeName(Code code);
 
+// An OK Status is one null pointer: hot paths (a point read makes a dozen)
+// pay nothing for the message and the location an error carries.
 class Status {
  public:
-  Status() : code_(Code::kOk) {}
-  Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
+  Status() = default;
+  Status(Code code, std::string message) {
+    if (code != Code::kOk) rep_.reset(new Rep{code, std::move(message), std::string(), -1, -1});
+  }
+  Status(const Status& o) : rep_(o.rep_ ? new Rep(*o.rep_) : nullptr) {}
+  Status(Status&&) noexcept = default;
+  Status& operator=(const Status& o) {
+    if (this != &o) rep_.reset(o.rep_ ? new Rep(*o.rep_) : nullptr);
+    return *this;
+  }
+  Status& operator=(Status&&) noexcept = default;
 
   static Status OK() { return Status(); }
-  bool ok() const { return code_ == Code::kOk; }
-  Code code() const { return code_; }
-  const std::string& message() const { return message_; }
+  // kCorrupt naming where: the file, the byte position in it and the record
+  // offset concerned (-1 when unknown). The binding copies the three onto the
+  // CorruptRecordError it throws.
+  static Status Corrupt(std::string message, std::string file, int64_t position, int64_t offset) {
+    Status s;
+    s.rep_.reset(new Rep{Code::kCorrupt, std::move(message), std::move(file), position, offset});
+    return s;
+  }
+  bool ok() const { return rep_ == nullptr; }
+  Code code() const { return rep_ ? rep_->code : Code::kOk; }
+  const std::string& message() const { return rep_ ? rep_->message : Empty(); }
+  const std::string& file() const { return rep_ ? rep_->file : Empty(); }
+  int64_t position() const { return rep_ ? rep_->position : -1; }
+  int64_t offset() const { return rep_ ? rep_->offset : -1; }
 
  private:
-  Code code_;
-  std::string message_;
+  struct Rep {
+    Code code;
+    std::string message;
+    std::string file;
+    int64_t position;
+    int64_t offset;
+  };
+  static const std::string& Empty() {
+    static const std::string empty;
+    return empty;
+  }
+  std::unique_ptr<Rep> rep_;  // null: OK
 };
 
 // Return early with the status of `expr` if it failed.

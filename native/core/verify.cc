@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "core/batch.h"
+#include "core/crc32c.h"
 #include "core/endian.h"
 #include "core/file.h"
 #include "core/format.h"
@@ -20,6 +21,8 @@ using namespace format;
 namespace {
 
 constexpr size_t kMaxIssues = 1000;
+// Producer-state snapshots, written by the store (src/producer-state.ts).
+constexpr const char* kSnapshotSuffix = ".snapshot";
 
 bool ParseStem(const std::string& name, const std::string& suffix, int64_t* base) {
   if (name.size() != kFileNameDigits + suffix.size() || name.compare(kFileNameDigits, suffix.size(), suffix) != 0) {
@@ -63,18 +66,24 @@ class Verifier {
     std::sort(bases.begin(), bases.end());
     int64_t expected = -1;
     for (size_t i = 0; i < bases.size(); i++) {
-      TL_RETURN_IF_ERROR(Segment(bases[i], i + 1 == bases.size(), &expected));
+      int64_t limit = i + 1 < bases.size() ? bases[i + 1] : std::numeric_limits<int64_t>::max();
+      TL_RETURN_IF_ERROR(Segment(bases[i], i + 1 == bases.size(), limit, &expected));
     }
     r_->segments = static_cast<int32_t>(bases.size());
     if (!bases.empty()) r_->start_offset = bases.front();
     r_->end_offset = expected < 0 ? (bases.empty() ? 0 : bases.back()) : expected;
     Checkpoint(kRecoveryPointFile);
     Checkpoint(kLogStartOffsetFile);
+    for (const std::string& n : names) {
+      int64_t at;
+      if (ParseStem(n, kSnapshotSuffix, &at)) Snapshot(dir_ + "/" + n, at);
+    }
     return Status::OK();
   }
 
  private:
-  Status Segment(int64_t base, bool last, int64_t* expected) {
+  // limit: the next segment's base offset, which every batch here must end below.
+  Status Segment(int64_t base, bool last, int64_t limit, int64_t* expected) {
     std::string path = SegmentFileName(dir_, base, kLogSuffix);
     std::shared_ptr<File> f;
     TL_RETURN_IF_ERROR(File::Open(path, O_RDONLY, &f));
@@ -88,16 +97,41 @@ class Verifier {
     std::shared_ptr<Mapping> m;
     if (size > 0) TL_RETURN_IF_ERROR(Mapping::Map(f->fd(), size, path, &m));
     std::vector<BatchSpan> spans;
+    damaged_.clear();
     uint64_t pos = 0;
     int64_t next = std::max(base, *expected);
     int64_t running = kNoTimestamp;
     while (pos < size) {
       BatchHeader h;
       BatchCheck c = CheckBatch(m->data() + pos, size - pos, true, 0, &h);
-      if (c != BatchCheck::kOk) {
+      bool framed = c == BatchCheck::kOk || c == BatchCheck::kBadCrc ||
+                    (c == BatchCheck::kBadOffsets && h.base_offset >= 0);
+      if (!framed) {
         Issue(path, static_cast<int64_t>(pos), next,
               std::string(BatchCheckName(c)) + "; " + std::to_string(size - pos) + " bytes from here are unreadable");
         break;
+      }
+      if (c != BatchCheck::kOk) {
+        // The framing holds: report the batch and go on with the next one, as
+        // reads do. Its header is not to be trusted: it adds no span.
+        bool crc_ok = c == BatchCheck::kBadOffsets && ComputeBatchCrc(m->data() + pos, h.total_size()) == h.crc;
+        Issue(path, static_cast<int64_t>(pos), c == BatchCheck::kBadCrc ? h.base_offset : -1,
+              std::string(crc_ok ? "malformed batch (negative lastOffsetDelta or recordsCount)" : "CRC-32C mismatch") +
+                  " in the batch at position " + std::to_string(pos) + ": reads of it fail with CorruptRecordError");
+        r_->batches++;
+        damaged_.push_back(pos);
+        pos += h.total_size();
+        continue;
+      }
+      if (h.last_offset() >= limit) {
+        // A damaged base offset (outside the CRC): reads of it fail; it must not skew the checks after it.
+        Issue(path, static_cast<int64_t>(pos), h.base_offset,
+              "the batch ends at offset " + std::to_string(h.last_offset()) +
+                  ", at or above the base offset of the next segment (" + std::to_string(limit) + ")");
+        r_->batches++;
+        damaged_.push_back(pos);
+        pos += h.total_size();
+        continue;
       }
       if (h.base_offset < next) {
         Issue(path, static_cast<int64_t>(pos), h.base_offset,
@@ -181,6 +215,7 @@ class Verifier {
       int64_t rel = LoadI32(p + i * 8);
       uint64_t pos = LoadU32(p + i * 8 + 4);
       const BatchSpan* s = SpanAt(spans, pos);
+      if (s == nullptr && std::binary_search(damaged_.begin(), damaged_.end(), pos)) continue;  // reported already
       if (rel <= prev) {
         Issue(path, static_cast<int64_t>(i * 8), base + rel, "entry " + std::to_string(i) + " is out of order");
       } else if (s == nullptr || s->last_offset != base + rel) {
@@ -202,9 +237,11 @@ class Verifier {
       int64_t ts = LoadI64(p + i * 12);
       int64_t offset = base + LoadI32(p + i * 12 + 8);
       const BatchSpan* s = SpanHolding(spans, offset);
+      if (s == nullptr && !damaged_.empty()) continue;  // may be the damaged batch's: cannot tell
       if (ts <= prev_ts) {
         Issue(path, static_cast<int64_t>(i * 12), offset, "entry " + std::to_string(i) + " is out of order");
-      } else if (s == nullptr || s->max_timestamp != ts || s->running_max != ts) {
+      } else if (s == nullptr || s->last_offset != offset || s->max_timestamp != ts || s->running_max != ts) {
+        // An entry names the last offset of the batch that first reached its timestamp.
         Issue(path, static_cast<int64_t>(i * 12), offset,
               "entry " + std::to_string(i) + " (timestamp " + std::to_string(ts) + ", offset " + std::to_string(offset) +
                   ") does not match the largest timestamp of the log up to that offset");
@@ -213,11 +250,56 @@ class Verifier {
     }
   }
 
+  // A producer-state snapshot (Kafka's ProducerStateManager format, version 1:
+  // version i16, CRC-32C u32 of every byte after it, count i32, 46-byte
+  // entries). Opening a store discards a bad one and rebuilds the state from the log.
+  void Snapshot(const std::string& path, int64_t at) {
+    constexpr size_t kHeader = 2 + 4 + 4;
+    constexpr size_t kEntry = 46;
+    std::string bytes;
+    bool missing;
+    Status st = ReadSmallFileAny(path, &bytes, &missing);
+    if (!st.ok() || missing) {
+      if (!st.ok()) Issue(path, -1, at, st.message());
+      return;
+    }
+    const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
+    const std::string then = "; opening the store discards it and rebuilds the producer state from the log";
+    if (bytes.size() < kHeader) {
+      Issue(path, -1, at, "producer snapshot of " + std::to_string(bytes.size()) + " bytes is too short" + then);
+      return;
+    }
+    int16_t version = LoadI16(p);
+    if (version != 1) {
+      Issue(path, 0, at, "producer snapshot has unknown version " + std::to_string(version) + then);
+      return;
+    }
+    if (crc32c::Value(p + 6, bytes.size() - 6) != LoadU32(p + 2)) {
+      Issue(path, 2, at, "producer snapshot fails its CRC-32C check" + then);
+      return;
+    }
+    int32_t count = LoadI32(p + 6);
+    if (count < 0 || bytes.size() != kHeader + static_cast<uint64_t>(count) * kEntry) {
+      Issue(path, 6, at, "producer snapshot declares " + std::to_string(count) + " entries in " +
+                             std::to_string(bytes.size()) + " bytes" + then);
+      return;
+    }
+    if (at > r_->end_offset) {
+      Issue(path, -1, at, "producer snapshot at offset " + std::to_string(at) + " is above the end of the log (" +
+                              std::to_string(r_->end_offset) + "); opening the store deletes it");
+    }
+  }
+
   void Checkpoint(const char* name) {
     std::string path = dir_ + "/" + name;
     std::string text;
     bool missing;
-    if (!ReadSmallFile(path, &text, &missing).ok() || missing) return;
+    Status read = ReadSmallFile(path, &text, &missing);
+    if (!read.ok()) {
+      Issue(path, -1, -1, read.message());
+      return;
+    }
+    if (missing) return;
     size_t nl = text.find('\n');
     std::string rest = nl == std::string::npos ? "" : text.substr(nl + 1);
     while (!rest.empty() && rest.back() == '\n') rest.pop_back();
@@ -235,6 +317,7 @@ class Verifier {
 
   std::string dir_;
   VerifyReport* r_;
+  std::vector<uint64_t> damaged_;  // positions of the current segment's batches that fail their CRC
 };
 
 }  // namespace

@@ -3,10 +3,12 @@
 // Unlike recovery, which trusts everything below the recovery point and repairs
 // what it finds, Verify reads every byte and repairs nothing: each batch's
 // framing and CRC-32C, the records of uncompressed batches, offsets strictly
-// increasing within and across segments, every index entry against the batch
-// it points at, and the checkpoints against the log's range. It takes no lock;
-// run it on a closed log or beside a reader (a writer's in-flight append may
-// show up as a torn tail).
+// increasing within and across segments (and below the next segment's base),
+// every index entry against the batch it points at, the checkpoints against
+// the log's range, and the producer-state snapshots (`*.snapshot`: version,
+// CRC-32C, length). A batch that fails its CRC but frames is reported and the
+// scan goes on after it, as reads do. It takes no lock; run it on a closed log
+// or beside a reader (a writer's in-flight append may show up as a torn tail).
 #pragma once
 
 #include <cstdint>

@@ -6,9 +6,12 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { TidelogError } from '../../src/errors.js';
+import { CorruptRecordError, TidelogError } from '../../src/errors.js';
+import { Log } from '../../src/log.js';
 import { native } from '../../src/native.js';
+import { readVarint, readVarlong, varintCursor } from '../../src/record/varint.js';
 import {
+  checkBatchCodecs,
   compressRecords,
   decodeBatch,
   decodeBatches,
@@ -20,6 +23,7 @@ import {
   verifyBatchCrc,
 } from '../../src/record/index.js';
 import type { LogRecord } from '../../src/record/types.js';
+import { tempDir } from '../helpers.js';
 
 function survives(fn: () => unknown): void {
   try {
@@ -56,6 +60,7 @@ function decodeAll(bytes: Buffer): void {
     for (const b of iterateBatches(bytes)) expect(b.bytes.length).toBeGreaterThanOrEqual(61);
   });
   survives(() => decompressRecords(bytes));
+  survives(() => checkBatchCodecs(bytes));
   if (bytes.length > 61) survives(() => decodeRecordBody(Buffer.concat([bytes, Buffer.alloc(8)]), bytes.length - 61));
 }
 
@@ -184,4 +189,81 @@ describe('fuzzing the decoders', () => {
     z.writeInt32BE(0x7fffffff, 57);
     expect(() => decodeBatch(z)).toThrow(TidelogError);
   });
+});
+
+describe('fuzzing the varint decoders', () => {
+  it('random bytes, positions and ends: a safe integer and a cursor inside [pos, end], or CorruptRecordError', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 24 }), fc.nat(), fc.nat(), (u, a, b) => {
+        const buf = Buffer.from(u);
+        const pos = a % (buf.length + 2);
+        const end = Math.min(buf.length, pos + (b % 12));
+        for (const read of [readVarint, readVarlong]) {
+          try {
+            const v = read(buf, pos, end);
+            expect(Number.isSafeInteger(v) || (read === readVarlong && Number.isFinite(v))).toBe(true);
+            expect(varintCursor.pos).toBeGreaterThan(pos);
+            expect(varintCursor.pos).toBeLessThanOrEqual(end);
+          } catch (err) {
+            expect(err).toBeInstanceOf(CorruptRecordError);
+          }
+        }
+      }),
+      { seed: 0x5a5a, numRuns: 5000 },
+    );
+  });
+});
+
+describe('fuzzing the native batch and record checks (append)', () => {
+  it('mutated batches with their CRC fixed: appended whole and read back as decoded, or refused with a typed error and nothing written', async () => {
+    const log = await Log.open(tempDir());
+    await log.append({ value: 'first', timestamp: 1 });
+    try {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.integer({ min: 0, max: VALID.length - 1 }),
+          fc.array(mutation, { minLength: 1, maxLength: 3 }),
+          async (which, ms) => {
+            const bytes = mutate(VALID[which], ms, true);
+            const end = log.logEndOffset;
+            let base: number;
+            try {
+              base = (await log.appendBatches(bytes)).baseOffset;
+            } catch (err) {
+              if (!(err instanceof TidelogError)) throw err;
+              expect(log.logEndOffset).toBe(end);
+              return;
+            }
+            expect(base).toBe(end);
+            // What the log holds is what the bytes say, decoded the same way (or failing the same way).
+            let expected: LogRecord[] | null = null;
+            try {
+              const copy = Buffer.from(bytes);
+              let pos = 0;
+              let next = base;
+              while (pos < copy.length) {
+                copy.writeBigInt64BE(BigInt(next), pos);
+                next += copy.readInt32BE(pos + 23) + 1;
+                pos += 12 + copy.readInt32BE(pos + 8);
+              }
+              expected = decodeBatches(copy, [], base);
+            } catch (err) {
+              if (!(err instanceof TidelogError)) throw err;
+            }
+            let actual: LogRecord[] | null = null;
+            try {
+              actual = log.readRecords(base, { maxBytes: bytes.length });
+            } catch (err) {
+              if (!(err instanceof TidelogError)) throw err;
+            }
+            if (expected === null) expect(actual).toBeNull();
+            else if (actual !== null) expect(actual.map((r) => [r.offset, r.key, r.value])).toEqual(expected.map((r) => [r.offset, r.key, r.value]));
+          },
+        ),
+        { seed: 0xa77e, numRuns: 1500 },
+      );
+    } finally {
+      await log.close();
+    }
+  }, 60_000);
 });

@@ -1,0 +1,285 @@
+/**
+ * simulatePowerLoss: what a power cut would have left of a log whose writer
+ * is dead (killed, crashed): every byte the log had not yet synced is dropped.
+ *
+ * The writer publishes in its `.head` file (native/core/head_file.h), after
+ * every sync, the durable offset and where the synced bytes end: the segment
+ * that holds the durable offset and its size when it was synced. A process
+ * crash leaves that page in the page cache, so after a kill it still tells
+ * exactly what had reached the disk:
+ *
+ *   - segments before the durable one were synced whole: kept;
+ *   - the durable segment's `.log` is cut back to its synced size;
+ *   - segments created since the last sync never had their directory entry
+ *     synced: each is removed, or left as empty files (seeded choice; both are
+ *     states a power loss can leave);
+ *   - with `tearLastPage`, the page after the synced bytes is left torn: a
+ *     seeded number of the unsynced bytes that followed, then zeros or garbage
+ *     to the end of that page, as a disk that lost power mid-write may leave.
+ *
+ * Index files are left as they are: recovery rebuilds the index of every
+ * segment it scans, and never trusts one. Metadata files (checkpoints,
+ * topics.json, producer snapshots) are written atomically and synced before
+ * they are used, so they stay. A log that was closed cleanly lost nothing.
+ */
+import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, readdirSync, statSync, truncateSync, unlinkSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe } from '../config.js';
+import { InvalidArgumentError, InvalidStateError, LogLockedError } from '../errors.js';
+
+const HEAD_FILE = '.head';
+const LOCK_FILE = '.lock';
+const CLEAN_SHUTDOWN_FILE = '.clean-shutdown';
+const TOPICS_FILE = 'topics.json';
+const PAGE = 4096;
+
+// The layout of `.head` (native/core/head_file.cc): magic u64, sequence u64,
+// then the fields of HeadState as i64, in the byte order of the machine.
+const HEAD_MAGIC = 0x544c484541443031n; // "TLHEAD01"
+const HEAD_FIELDS = 16;
+const HEAD_FIELD_COUNT = 10;
+
+/** The writer's published view of a partition (native HeadState). */
+export interface HeadState {
+  logStartOffset: number;
+  logEndOffset: number;
+  durableOffset: number;
+  activeBaseOffset: number;
+  activeSize: number;
+  offsetIndexEntries: number;
+  timeIndexEntries: number;
+  generation: number;
+  /** The segment holding durableOffset, and its size when that offset was synced. */
+  durableSegmentBase: number;
+  durableSegmentSize: number;
+}
+
+/** Reads a partition's `.head`; null when no writer ever published there. */
+export function readHead(dir: string): HeadState | null {
+  const path = join(dir, HEAD_FILE);
+  if (!existsSync(path)) return null;
+  const buf = readFileSync(path);
+  if (buf.length < HEAD_FIELDS + 8 * HEAD_FIELD_COUNT) return null;
+  const le = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+  const u64 = (at: number) => (le ? buf.readBigUInt64LE(at) : buf.readBigUInt64BE(at));
+  const i64 = (i: number) => Number(le ? buf.readBigInt64LE(HEAD_FIELDS + 8 * i) : buf.readBigInt64BE(HEAD_FIELDS + 8 * i));
+  if (u64(0) !== HEAD_MAGIC) return null;
+  // The writer is dead: its last publication is whole, or it died in the middle
+  // of one (odd sequence), when every field still holds a whole offset.
+  return {
+    logStartOffset: i64(0),
+    logEndOffset: i64(1),
+    durableOffset: i64(2),
+    activeBaseOffset: i64(3),
+    activeSize: i64(4),
+    offsetIndexEntries: i64(5),
+    timeIndexEntries: i64(6),
+    generation: i64(7),
+    durableSegmentBase: i64(8),
+    durableSegmentSize: i64(9),
+  };
+}
+
+/**
+ * The pid of a process holding the flock of `<dir>/.lock`, from /proc/locks;
+ * null when none does, or where /proc/locks does not exist (not Linux).
+ */
+export function lockHolder(dir: string): number | null {
+  const lock = join(dir, LOCK_FILE);
+  if (!existsSync(lock)) return null;
+  let table: string;
+  try {
+    table = readFileSync('/proc/locks', 'utf8');
+  } catch {
+    return null;
+  }
+  const ino = statSync(lock).ino;
+  for (const line of table.split('\n')) {
+    // "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF" (a "->" marks a waiter)
+    const f = line.trim().split(/\s+/);
+    if (f[1] !== 'FLOCK' || f[2] === '->') continue;
+    const id = f[5]?.split(':');
+    if (id?.length === 3 && Number(id[2]) === ino) return Number(f[4]);
+  }
+  return null;
+}
+
+export interface PowerLossOptions {
+  /** Seed of the choices (which new segments stay as empty files, how a page tears). @default 0 */
+  seed?: number;
+  /**
+   * Leave the page after the synced bytes of the durable segment torn: part of
+   * the bytes that followed, then zeros or garbage to the end of the page.
+   * `true` picks zeros or garbage from the seed. @default false
+   */
+  tearLastPage?: boolean | 'zeros' | 'garbage';
+}
+
+export interface PartitionPowerLoss {
+  dir: string;
+  /** Everything below it was synced and is kept. */
+  durableOffset: number;
+  /** The log end the writer had reached. */
+  logEndOffset: number;
+  /** False: the log was closed cleanly (nothing unsynced) and was left alone. */
+  changed: boolean;
+  /** Files removed (segments created since the last sync). */
+  removed: string[];
+  /** Files cut back: to the synced size, or to 0 (new segments left as empty files). */
+  truncated: { file: string; from: number; to: number }[];
+  /** Bytes of log and index files dropped (cut off or removed). */
+  bytesDropped: number;
+  /** The torn page, if any. */
+  torn: { file: string; position: number; keptBytes: number; length: number; fill: 'zeros' | 'garbage' } | null;
+}
+
+export interface PowerLossReport {
+  dir: string;
+  partitions: PartitionPowerLoss[];
+  /** Bytes of the logs' files that were dropped (cut off or removed), all partitions. */
+  bytesDropped: number;
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function segmentFile(base: number, suffix: string): string {
+  return `${String(base).padStart(20, '0')}${suffix}`;
+}
+
+/** Partition directories under `dir`: itself if it is one, else every subdirectory with a `.head`. */
+function partitionDirs(dir: string): string[] {
+  if (existsSync(join(dir, HEAD_FILE))) return [dir];
+  if (!existsSync(join(dir, TOPICS_FILE))) {
+    throw new InvalidArgumentError(`${dir} is neither a tidelog partition directory (no ${HEAD_FILE}) nor a store (no ${TOPICS_FILE})`);
+  }
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && existsSync(join(dir, e.name, HEAD_FILE)))
+    .map((e) => join(dir, e.name))
+    .sort();
+}
+
+function powerLossOf(dir: string, rand: () => number, tear: PowerLossOptions['tearLastPage']): PartitionPowerLoss {
+  const holder = lockHolder(dir);
+  if (holder !== null) {
+    throw new LogLockedError(`simulatePowerLoss: the log in ${dir} is still open for writing (process ${holder}): kill the writer first`);
+  }
+  const head = readHead(dir);
+  if (head === null) throw new InvalidStateError(`simulatePowerLoss: ${join(dir, HEAD_FILE)} holds no writer's state: cannot tell what was synced`);
+  const out: PartitionPowerLoss = {
+    dir,
+    durableOffset: head.durableOffset,
+    logEndOffset: head.logEndOffset,
+    changed: false,
+    removed: [],
+    truncated: [],
+    bytesDropped: 0,
+    torn: null,
+  };
+  // Closed cleanly: close synced everything. (A writer that opened it since
+  // would have deleted the marker first.)
+  if (existsSync(join(dir, CLEAN_SHUTDOWN_FILE))) return out;
+
+  const bases = readdirSync(dir)
+    .map((n) => /^(\d{20})\.log$/.exec(n))
+    .flatMap((m) => (m ? [Number(m[1])] : []))
+    .sort((a, b) => a - b);
+  const durableBase = head.durableSegmentBase;
+  for (const base of bases) {
+    if (base <= durableBase) continue;
+    // Created since the last sync: its name never reached the disk, or it did
+    // and its data did not.
+    const keepEmpty = rand() < 0.5;
+    for (const suffix of ['.log', '.index', '.timeindex']) {
+      const name = segmentFile(base, suffix);
+      const path = join(dir, name);
+      if (!existsSync(path)) continue;
+      const size = statSync(path).size;
+      out.bytesDropped += size;
+      if (keepEmpty) {
+        truncateSync(path, 0);
+        out.truncated.push({ file: name, from: size, to: 0 });
+      } else {
+        unlinkSync(path);
+        out.removed.push(name);
+      }
+    }
+    out.changed = true;
+  }
+
+  const name = segmentFile(durableBase, '.log');
+  const path = join(dir, name);
+  if (existsSync(path)) {
+    const size = statSync(path).size;
+    const synced = head.durableSegmentSize;
+    if (size > synced) {
+      const after = readFileSync(path).subarray(synced, Math.min(size, (Math.floor(synced / PAGE) + 1) * PAGE));
+      truncateSync(path, synced);
+      out.truncated.push({ file: name, from: size, to: synced });
+      out.bytesDropped += size - synced;
+      out.changed = true;
+      if (tear && after.length > 0) {
+        const fill = tear === 'zeros' || tear === 'garbage' ? tear : rand() < 0.5 ? 'zeros' : 'garbage';
+        const kept = Math.floor(rand() * after.length);
+        const page = Buffer.alloc(after.length);
+        after.copy(page, 0, 0, kept);
+        if (fill === 'garbage') for (let i = kept; i < page.length; i++) page[i] = Math.floor(rand() * 256);
+        const fd = openSync(path, 'r+');
+        try {
+          ftruncateSync(fd, synced);
+          writeSync(fd, page, 0, page.length, synced);
+        } finally {
+          closeSync(fd);
+        }
+        out.torn = { file: name, position: synced, keptBytes: kept, length: page.length, fill };
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Simulates a power loss on a partition or store directory whose writers are
+ * dead: drops every byte not yet synced (see the file comment). Throws
+ * LogLockedError if a partition is still open for writing (Linux checks the
+ * lock in /proc/locks; elsewhere the caller must make sure), InvalidStateError
+ * if a partition has no `.head` a writer published.
+ */
+export async function simulatePowerLoss(dir: string, options: PowerLossOptions = {}): Promise<PowerLossReport> {
+  if (typeof dir !== 'string' || dir.length === 0) {
+    throw new InvalidArgumentError(`simulatePowerLoss: dir must be a non-empty string, got ${describe(dir)}`);
+  }
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidArgumentError(`simulatePowerLoss: options must be an object, got ${describe(options)}`);
+  }
+  for (const k of Object.keys(options)) {
+    if (k !== 'seed' && k !== 'tearLastPage') throw new InvalidArgumentError(`simulatePowerLoss: unknown option '${k}' (known: seed, tearLastPage)`);
+  }
+  const seed = options.seed ?? 0;
+  if (!Number.isSafeInteger(seed)) throw new InvalidArgumentError(`simulatePowerLoss: seed must be an integer, got ${describe(seed)}`);
+  const tear = options.tearLastPage ?? false;
+  if (tear !== true && tear !== false && tear !== 'zeros' && tear !== 'garbage') {
+    throw new InvalidArgumentError(`simulatePowerLoss: tearLastPage must be a boolean, 'zeros' or 'garbage', got ${describe(tear)}`);
+  }
+  const root = resolve(dir);
+  if (!existsSync(root)) throw new InvalidArgumentError(`simulatePowerLoss: ${root} does not exist`);
+  const rand = mulberry32(seed);
+  const dirs = partitionDirs(root);
+  // Check every lock before changing anything: all or nothing.
+  for (const d of dirs) {
+    const holder = lockHolder(d);
+    if (holder !== null) {
+      throw new LogLockedError(`simulatePowerLoss: the log in ${d} is still open for writing (process ${holder}): kill the writer first`);
+    }
+  }
+  const partitions = dirs.map((d) => powerLossOf(d, rand, tear));
+  return { dir: root, partitions, bytesDropped: partitions.reduce((n, p) => n + p.bytesDropped, 0) };
+}

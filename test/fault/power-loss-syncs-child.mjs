@@ -1,0 +1,52 @@
+// Child of test/fault/power-loss-syncs.test.ts, run under strace: every call
+// whose promise means "this survives a power loss" is followed by a marker
+// line written to stderr (`MARK <what>`), so the trace shows which syncs came
+// before each promise resolved.
+import { writeSync } from 'node:fs';
+
+const [dist, root] = process.argv.slice(2);
+const { Log, Store } = await import(dist);
+const mark = (what) => writeSync(2, `MARK ${what}\n`);
+const v = (n) => ({ value: 'x'.repeat(n) });
+
+// A log in directories that do not exist yet: open creates them.
+const log = await Log.open(`${root}/new/log`, { segmentBytes: 16384, maxIndexBytes: 4096, indexIntervalBytes: 1024 });
+for (let i = 0; i < 30; i++) {
+  await log.append([v(700)], { acks: 'durable' }); // rolls every ~20 appends
+  mark('durable append');
+}
+await Promise.all(Array.from({ length: 10 }, () => log.append([v(300)], { acks: 'durable' })));
+mark('group commit');
+for (let i = 0; i < 30; i++) log.appendSync([v(500)]);
+await log.flush();
+mark('flush');
+await log.truncateTo(log.logEndOffset - 3);
+mark('truncateTo within the last segment');
+await log.truncateTo(5);
+mark('truncateTo across segments');
+for (let i = 0; i < 30; i++) log.appendSync([v(600)]);
+await log.flush();
+mark('flush after truncateTo');
+await log.close();
+mark('close');
+
+// A store: topics, a durable producer, written sends then flushes, deletion.
+const store = await Store.open(`${root}/store`);
+await store.createTopic('t', { partitions: 2, config: { segmentBytes: 16384, segmentIndexBytes: 4096 } });
+const producer = store.producer({ acks: 'durable' });
+for (let i = 0; i < 40; i++) {
+  await producer.send({ topic: 't', key: `k${i}`, value: 'y'.repeat(900) });
+  mark('durable send');
+}
+const written = store.producer({ acks: 'written' });
+for (let i = 0; i < 60; i++) await written.send({ topic: 't', key: `k${i}`, value: 'z'.repeat(900) });
+await store.log('t', 0).flush();
+await store.log('t', 1).flush();
+mark('flush of the partitions');
+await store.createTopic('u', { partitions: 1 });
+await store.producer({ acks: 'durable' }).send({ topic: 'u', value: 'first' });
+mark('durable send to a new topic');
+await store.deleteTopic('t');
+mark('deleteTopic');
+await store.close();
+mark('store close');
