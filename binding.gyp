@@ -2,6 +2,7 @@
   "targets": [
     {
       "target_name": "tidelog",
+      "variables": { "tidelog_sanitize%": "false" },
       "sources": [
         "native/core/status.cc",
         "native/core/crc32c.cc",
@@ -25,6 +26,14 @@
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-O2"],
       "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "conditions": [
+        # The sanitizer build of `npm run test:asan` (scripts/test-asan.mjs): configured
+        # with `node-gyp configure --tidelog_sanitize=true` in its own directory
+        # (build-asan/), never in build/. The default build is untouched by this.
+        ["tidelog_sanitize=='true'", {
+          "cflags_cc!": ["-O3"],
+          "cflags_cc": ["-O1", "-g", "-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"],
+          "ldflags": ["-fsanitize=address,undefined"]
+        }],
         ["OS=='mac'", {
           "xcode_settings": {
             "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
