@@ -115,6 +115,8 @@ export interface NativeAddon {
   formatConstants(): Record<string, number>;
   setErrorFactory(factory: (code: string, message: string, where?: { file: string; position: number; offset: number }) => Error): void;
   verifyLog(dir: string): Promise<NativeVerifyReport>;
+  /** Pages the SIGBUS guard replaced by zeros because a mapped file shrank under a read (native/core/mapped_file.h). */
+  sigbusPagesZeroed(): number;
   openLog(options: NativeLogOptions): Promise<{ log: NativeLog; recovery: NativeRecoveryInfo }>;
 }
 

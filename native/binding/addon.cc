@@ -6,6 +6,7 @@
 #include "binding/log_handle.h"
 #include "core/crc32c.h"
 #include "core/format.h"
+#include "core/mapped_file.h"
 #include "core/status.h"
 
 namespace tidelog {
@@ -78,6 +79,12 @@ Napi::Value FormatConstants(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// Pages of mapped files the SIGBUS guard replaced by zero pages (a file shrank
+// under a read of this process): for tests and diagnostics.
+Napi::Value SigbusPagesZeroedJs(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(SigbusPagesZeroed()));
+}
+
 Napi::Value SetErrorFactoryJs(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsFunction()) return ThrowInvalid(info.Env(), "setErrorFactory(fn)");
   SetErrorFactory(info.Env(), info[0].As<Napi::Function>());
@@ -98,6 +105,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setErrorFactory", Napi::Function::New(env, SetErrorFactoryJs));
   exports.Set("openLog", Napi::Function::New(env, OpenLog));
   exports.Set("verifyLog", Napi::Function::New(env, VerifyLogJs));
+  exports.Set("sigbusPagesZeroed", Napi::Function::New(env, SigbusPagesZeroedJs));
   return exports;
 }
 

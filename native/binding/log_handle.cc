@@ -227,6 +227,28 @@ Napi::Value LogHandle::Append(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(r.base_offset));
 }
 
+// A read-only log reads bytes a writer in another thread or process may remove
+// or rewrite at any moment (truncateTo, recovery). Its reads copy what they
+// return, and the copy counts only if the writer's generation did not change
+// while it was made (the writer bumps it before and after every cut): else the
+// view is reloaded and the read made again. The writer's own log reads in the
+// thread that writes, and runs `attempt` once.
+template <typename Attempt>
+Napi::Value LogHandle::Consistent(Napi::Env env, Attempt attempt) {
+  constexpr int kAttempts = 64;
+  for (int i = 1;; i++) {
+    Napi::Value out = env.Null();
+    Status st = attempt(&out);
+    if (log_->read_only() && !log_->ViewCurrent()) {
+      if (i < kAttempts) continue;
+      st = Status(Code::kIoError, "the writer of " + log_->options().dir + " changed the log " +
+                                      std::to_string(kAttempts) + " times during one read; read again");
+    }
+    if (!st.ok()) return ThrowStatus(env, st);
+    return out;
+  }
+}
+
 Napi::Value LogHandle::WrapRead(Napi::Env env, const ReadResult& r) {
   state_[kAux1] = static_cast<double>(r.next_offset);
   if (r.length == 0) return env.Null();
@@ -243,12 +265,14 @@ Napi::Value LogHandle::Read(const Napi::CallbackInfo& info) {
       !GetInt64(info[2], &upper) || max_bytes < 0) {
     return ThrowInvalid(env, "read(offset, maxBytes, upperOffset) takes integers");
   }
-  ReadResult r;
-  Status st = log_->Refresh();
-  if (st.ok()) st = log_->Read(offset, static_cast<size_t>(max_bytes), upper, &r);
-  UpdateState();
-  if (!st.ok()) return ThrowStatus(env, st);
-  return WrapRead(env, r);
+  return Consistent(env, [&](Napi::Value* out) {
+    ReadResult r;
+    Status st = log_->Refresh();
+    if (st.ok()) st = log_->Read(offset, static_cast<size_t>(max_bytes), upper, &r);
+    UpdateState();
+    if (st.ok()) *out = WrapRead(env, r);
+    return st;
+  });
 }
 
 Napi::Value LogHandle::BatchAt(const Napi::CallbackInfo& info) {
@@ -256,13 +280,15 @@ Napi::Value LogHandle::BatchAt(const Napi::CallbackInfo& info) {
   if (!CheckOpen(env)) return env.Undefined();
   int64_t offset;
   if (info.Length() < 1 || !GetInt64(info[0], &offset)) return ThrowInvalid(env, "batchAt(offset) takes an integer");
-  PlacedBatch b;
-  ReadResult r;
-  Status st = log_->Refresh();
-  if (st.ok()) st = log_->ReadBatchAt(offset, &b, &r);
-  UpdateState();
-  if (!st.ok()) return ThrowStatus(env, st);
-  return WrapRead(env, r);
+  return Consistent(env, [&](Napi::Value* out) {
+    PlacedBatch b;
+    ReadResult r;
+    Status st = log_->Refresh();
+    if (st.ok()) st = log_->ReadBatchAt(offset, &b, &r);
+    UpdateState();
+    if (st.ok()) *out = WrapRead(env, r);
+    return st;
+  });
 }
 
 Napi::Value LogHandle::GetRecord(const Napi::CallbackInfo& info) {
@@ -270,24 +296,33 @@ Napi::Value LogHandle::GetRecord(const Napi::CallbackInfo& info) {
   if (!CheckOpen(env)) return env.Undefined();
   int64_t offset;
   if (info.Length() < 1 || !GetInt64(info[0], &offset)) return ThrowInvalid(env, "getRecord(offset) takes an integer");
-  PlacedBatch b;
-  ReadResult r;
-  Status st = log_->Refresh();
-  if (st.ok()) st = log_->ReadBatchAt(offset, &b, &r);
-  if (!st.ok()) return ThrowStatus(env, st);
-  if (r.length == 0) return Napi::Number::New(env, kNone);
-  // A control record (transaction marker) is not data: like Kafka's consumer, skip it.
-  if (b.header.attributes & format::kControlMask) return Napi::Number::New(env, kNone);
-  if (b.header.compression() != format::kCompressionNone) return Napi::Number::New(env, kCompressed);
-  RecordRef rec;
-  bool found;
-  st = log_->FindRecord(b, offset, &rec, &found);
-  if (!st.ok()) return ThrowStatus(env, st);
-  if (!found) return Napi::Number::New(env, kNone);
-  if (rec.length + format::kHeaderSize > scratch_size_) return Napi::Number::New(env, kTooLargeForScratch);
-  std::memcpy(scratch_, r.data, format::kHeaderSize);
-  std::memcpy(scratch_ + format::kHeaderSize, rec.data, rec.length);
-  return Napi::Number::New(env, static_cast<double>(rec.length));
+  return Consistent(env, [&](Napi::Value* out) {
+    PlacedBatch b;
+    ReadResult r;
+    Status st = log_->Refresh();
+    if (st.ok()) st = log_->ReadBatchAt(offset, &b, &r);
+    if (!st.ok()) return st;
+    *out = Napi::Number::New(env, kNone);
+    if (r.length == 0) return st;
+    // A control record (transaction marker) is not data: like Kafka's consumer, skip it.
+    if (b.header.attributes & format::kControlMask) return st;
+    if (b.header.compression() != format::kCompressionNone) {
+      *out = Napi::Number::New(env, kCompressed);
+      return st;
+    }
+    RecordRef rec;
+    bool found;
+    st = log_->FindRecord(b, offset, &rec, &found);
+    if (!st.ok() || !found) return st;
+    if (rec.length + format::kHeaderSize > scratch_size_) {
+      *out = Napi::Number::New(env, kTooLargeForScratch);
+      return st;
+    }
+    std::memcpy(scratch_, r.data, format::kHeaderSize);
+    std::memcpy(scratch_ + format::kHeaderSize, rec.data, rec.length);
+    *out = Napi::Number::New(env, static_cast<double>(rec.length));
+    return st;
+  });
 }
 
 Napi::Value LogHandle::OffsetForTimestamp(const Napi::CallbackInfo& info) {
@@ -324,13 +359,15 @@ Napi::Value LogHandle::BatchForTimestamp(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !GetInt64(info[0], &ts)) {
     return ThrowInvalid(env, "batchForTimestamp(timestamp) takes an integer");
   }
-  bool found;
-  ReadResult r;
-  BatchHeader h;
-  Status st = log_->Refresh();
-  if (st.ok()) st = log_->FindBatchByTimestamp(ts, &found, &r, &h);
-  if (!st.ok()) return ThrowStatus(env, st);
-  return WrapRead(env, r);
+  return Consistent(env, [&](Napi::Value* out) {
+    bool found;
+    ReadResult r;
+    BatchHeader h;
+    Status st = log_->Refresh();
+    if (st.ok()) st = log_->FindBatchByTimestamp(ts, &found, &r, &h);
+    if (st.ok()) *out = WrapRead(env, r);
+    return st;
+  });
 }
 
 Napi::Value LogHandle::Sync(const Napi::CallbackInfo& info) {

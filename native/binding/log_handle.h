@@ -46,6 +46,8 @@ class LogHandle : public Napi::ObjectWrap<LogHandle> {
   Napi::Value Noop(const Napi::CallbackInfo& info);
 
   Napi::Value WrapRead(Napi::Env env, const ReadResult& r);
+  template <typename Attempt>
+  Napi::Value Consistent(Napi::Env env, Attempt attempt);
   bool CheckOpen(Napi::Env env);
 
   std::unique_ptr<Log> log_;

@@ -125,6 +125,25 @@ Status File::Allocate(uint64_t offset, uint64_t len) {
   return Status::OK();
 }
 
+Status File::ZeroRange(uint64_t offset, uint64_t len) {
+#if defined(__linux__) && defined(FALLOC_FL_ZERO_RANGE)
+  int r;
+  do {
+    r = ::fallocate(fd_, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+                    static_cast<off_t>(len));
+  } while (r != 0 && errno == EINTR);
+  if (r == 0) return Status::OK();
+  if (errno != EOPNOTSUPP && errno != ENOSYS && errno != EINVAL) return ErrnoStatus(errno, "fallocate", path_);
+#endif
+  std::vector<uint8_t> zeros(65536, 0);
+  for (uint64_t pos = offset; pos < offset + len;) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(zeros.size(), offset + len - pos));
+    TL_RETURN_IF_ERROR(PWriteAll(zeros.data(), n, pos));
+    pos += n;
+  }
+  return Status::OK();
+}
+
 Status File::DataSync() {
 #if defined(__APPLE__)
   if (::fcntl(fd_, F_FULLFSYNC) == 0) return Status::OK();

@@ -40,6 +40,8 @@ class File {
   Status Truncate(uint64_t size);
   // Reserves [offset, offset+len) on disk (fallocate), so later writes there cannot hit ENOSPC.
   Status Allocate(uint64_t offset, uint64_t len);
+  // Zeroes [offset, offset + len) of the file in place, keeping its size and blocks.
+  Status ZeroRange(uint64_t offset, uint64_t len);
   Status DataSync();
   Status Sync();
 

@@ -47,7 +47,12 @@ Status IndexFile::Seal() {
 
 Status IndexFile::Reset(size_t max_bytes) {
   entries_ = 0;
-  TL_RETURN_IF_ERROR(file_->Truncate(0));
+  // Zeroed in place, never shrunk: read-only logs (other threads and processes)
+  // may have it mapped, and a zero entry only sends their lookups to the start
+  // of the segment (a lower bound is all an index entry promises).
+  uint64_t size;
+  TL_RETURN_IF_ERROR(file_->Size(&size));
+  if (size > 0) TL_RETURN_IF_ERROR(file_->ZeroRange(0, size));
   return Activate(max_bytes);
 }
 

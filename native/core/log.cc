@@ -339,6 +339,13 @@ Status Log::LoadForReader() {
   return Status::OK();
 }
 
+bool Log::ViewCurrent() const {
+  if (!options_.read_only || !head_) return true;
+  HeadState head;
+  if (!head_->Read(&head)) return true;
+  return head.generation == generation_;
+}
+
 Status Log::Refresh() {
   if (!options_.read_only) return Status::OK();
   if (closed_) return Status(Code::kClosed, "log " + options_.dir + " is closed");
@@ -686,6 +693,11 @@ Status Log::TruncateTo(int64_t offset) {
     return Status(Code::kOffsetOutOfRange, "cannot truncate to " + std::to_string(offset) +
                                                ": below the log start offset " + std::to_string(log_start_offset_));
   }
+  // Readers (other threads and processes) must notice a truncation that
+  // overlaps a read: a new generation before anything is removed, another once
+  // it is done (a sequence lock around the cut; see Log::ViewCurrent).
+  generation_++;
+  Publish();
   while (segments_.size() > 1 && segments_.back()->base_offset() >= offset) {
     TL_RETURN_IF_ERROR(segments_.back()->Delete());
     segments_.pop_back();

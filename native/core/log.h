@@ -131,6 +131,11 @@ class Log {
   Status Close();
   // Read-only logs: catch up with the writer's head.
   Status Refresh();
+  // Read-only logs: whether the writer's generation is still the one this view
+  // was loaded at. A read copies its bytes and then checks this: a roll,
+  // truncation or recovery of the writer meanwhile may have changed or zeroed
+  // the bytes under the copy, which is then dropped and read again.
+  bool ViewCurrent() const;
 
   bool closed() const { return closed_; }
   bool read_only() const { return options_.read_only; }

@@ -8,10 +8,25 @@
 // The mapping may be longer than the file (the active segment is mapped to its
 // full segmentBytes up front); only bytes below the file's end may be touched,
 // or the kernel raises SIGBUS. Callers keep to that by reading only below the
-// segment's valid size. When the log truncates a file while Buffers still point
-// past the new end, ZeroFrom() first replaces those pages with anonymous zero
-// pages, so such a Buffer reads zeros instead of killing the process.
+// segment's valid size. Two things make a shrinking file safe anyway:
+//
+// - In this process, every live Mapping is registered by the file's device and
+//   inode. Before the log truncates a file it calls ZeroMappingsFrom(): every
+//   mapping of that file, in any Log of any thread (old mappings a Buffer still
+//   holds, from before an earlier truncation or a close and reopen; read-only
+//   logs in worker threads), gets private zero pages from the cut on, so a
+//   Buffer reads its old bytes or zeros, never SIGBUS and never the bytes a
+//   later append writes at the same positions.
+// - Another process can shrink a file we have mapped (a writer truncating while
+//   this process reads read-only). A SIGBUS handler, installed with the first
+//   mapping, looks the faulting address up in a lock-free table of our mappings:
+//   inside one, the page is replaced by a zero page and the read goes on (the
+//   read-only log then sees that the writer's generation changed, and reads
+//   again); outside, the previous disposition runs (by default: the process dies
+//   with SIGBUS, as it would have without us).
 #pragma once
+
+#include <sys/types.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -37,10 +52,21 @@ class Mapping {
   void ZeroFrom(size_t offset);
 
  private:
-  Mapping(uint8_t* data, size_t length) : data_(data), length_(length) {}
+  Mapping(uint8_t* data, size_t length, dev_t dev, ino_t ino) : data_(data), length_(length), dev_(dev), ino_(ino) {}
+  friend void ZeroMappingsFrom(int fd, size_t offset);
   uint8_t* data_;
   size_t length_;
+  dev_t dev_;
+  ino_t ino_;
+  int slot_ = -1;  // this mapping's entry in the SIGBUS guard's table, or -1
 };
+
+// Calls ZeroFrom(offset) on every live mapping of the file open as `fd`, in this
+// process. Call before the file shrinks below `offset`'s page.
+void ZeroMappingsFrom(int fd, size_t offset);
+
+// Pages the SIGBUS guard has replaced by zeros since the process started (tests).
+uint64_t SigbusPagesZeroed();
 
 size_t PageSize();
 

@@ -270,7 +270,7 @@ Status Segment::Recover(int64_t crc_from_offset, uint64_t* truncated_bytes) {
   uint64_t valid;
   TL_RETURN_IF_ERROR(RebuildTo(file_size, crc_from_offset, std::numeric_limits<int64_t>::max(), cfg_.writable, &valid));
   *truncated_bytes = file_size - valid;
-  if (valid < file_size && cfg_.writable) TL_RETURN_IF_ERROR(log_->Truncate(valid));
+  if (valid < file_size && cfg_.writable) TL_RETURN_IF_ERROR(CutFile(valid));
   index_missing_ = false;
   index_usable_ = cfg_.writable;
   sealed_ = false;
@@ -301,7 +301,7 @@ Status Segment::RebuildDamaged(int64_t limit_offset, bool cut, uint64_t* truncat
   *problem += log_->path() + ": " + why + " at position " + std::to_string(valid) + "; the " + std::to_string(lost) +
               " bytes from there to the end of the file are unreadable";
   if (cut && cfg_.writable) {
-    TL_RETURN_IF_ERROR(log_->Truncate(valid));
+    TL_RETURN_IF_ERROR(CutFile(valid));
     *truncated_bytes = lost;
     *problem += " and were cut off";
   } else {
@@ -692,6 +692,17 @@ RecordScan Segment::FindRecord(const PlacedBatch& b, int64_t offset, RecordRef* 
   return FindRecordFrom(batch, h, offset, batch + it->second[static_cast<size_t>(mark)], mark * kRecordStride, out);
 }
 
+Status Segment::CutFile(uint64_t size) {
+  // Every mapping of this file in the process (Buffers handed to JS from this
+  // or an older mapping, read-only logs of other threads) gets zero pages past
+  // the cut instead of SIGBUS or the bytes later appends write there; our own
+  // mapping is among them, so take a fresh one.
+  ZeroMappingsFrom(log_->fd(), static_cast<size_t>(size));
+  map_.reset();
+  TL_RETURN_IF_ERROR(log_->Truncate(size));
+  return EnsureMapped(size);
+}
+
 Status Segment::TruncateTo(int64_t offset) {
   uint64_t cut;
   if (damaged_ && offset >= next_offset_) {
@@ -713,13 +724,7 @@ Status Segment::TruncateTo(int64_t offset) {
   }
   record_starts_.clear();
   record_starts_entries_ = 0;
-  if (map_.use_count() > 1) {
-    // Buffers handed to JS still point into this mapping: give them zero pages
-    // past the cut (instead of SIGBUS) and take a fresh mapping for ourselves.
-    map_->ZeroFrom(cut);
-    map_.reset();
-  }
-  TL_RETURN_IF_ERROR(log_->Truncate(cut));
+  TL_RETURN_IF_ERROR(CutFile(cut));
   uint64_t valid;
   TL_RETURN_IF_ERROR(
       RebuildTo(cut, std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::max(), true, &valid));

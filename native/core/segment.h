@@ -173,6 +173,8 @@ class Segment {
   // open rebuilds both indexes.
   void DistrustIndex();
   Status EnsureMapped(uint64_t size);
+  // Shrinks the .log file to `size`, safely for every mapping of it in this process.
+  Status CutFile(uint64_t size);
   // Index bookkeeping for one batch at `position`; entries are buffered in *off/*time.
   void Track(const PlacedBatch& b, std::vector<uint8_t>* off, std::vector<uint8_t>* time);
   Status FlushEntries(std::vector<uint8_t>& off, std::vector<uint8_t>& time);
