@@ -34,7 +34,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidBatchError } from './errors.js';
 import type { Log } from './log.js';
-import { unlinkIfExists, writeFileAtomic } from './metadata-file.js';
+import { syncDir, unlinkIfExists, writeFileAtomic } from './metadata-file.js';
 import { native } from './native.js';
 import type { BatchHeader } from './record/types.js';
 import { iterateBatches } from './record/index.js';
@@ -315,11 +315,13 @@ export class ProducerStateManager {
     const start = log.logStartOffset;
     let from = start;
     const offsets = await listSnapshots(dir);
+    let removed = false;
     for (let i = offsets.length - 1; i >= 0; i--) {
       const offset = offsets[i];
       const name = snapshotFileName(offset);
       if (offset > end) {
         await unlinkIfExists(join(dir, name));
+        removed = true;
         continue;
       }
       try {
@@ -332,8 +334,13 @@ export class ProducerStateManager {
       } catch (err) {
         if (!(err instanceof CorruptMetadataError)) throw err;
         await unlinkIfExists(join(dir, name));
+        removed = true;
       }
     }
+    // The removals must be durable before the log grows past those offsets
+    // again: a snapshot above the end that came back after a power loss would
+    // later pass for the state of different records.
+    if (removed) await syncDir(dir);
     state.#scan(log, from, end, now);
     state.expire(now);
     return state;
