@@ -10,10 +10,10 @@
  * append of this process can come between them. Appending idempotent batches
  * with `partition.log.appendBatches` directly skips those checks.
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Acks, describe } from './config.js';
 import { InvalidArgumentError, InvalidBatchError, ReadOnlyError } from './errors.js';
+import { readHead } from './head.js';
 import { type AppendResult, Log } from './log.js';
 import { type CheckResult, type ProducerBatch, ProducerStateManager } from './producer-state.js';
 import {
@@ -116,7 +116,9 @@ export class Partition {
     options: PartitionOpenOptions,
   ): Promise<Partition | null> {
     const dir = join(dataDir, partitionDirName(topic, index));
-    if (options.readOnly && !existsSync(join(dir, '.head'))) return null;
+    // Read-only: a partition no writer has opened yet (its first writer may
+    // have been killed before it published its head) has nothing to read.
+    if (options.readOnly && readHead(dir) === null) return null;
     const log = await Log.open(dir, logOptionsFor(config, options.readOnly));
     if (options.readOnly) return new Partition(topic, index, log, null, config, options.snapshotIntervalBytes);
     try {
