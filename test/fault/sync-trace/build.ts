@@ -6,7 +6,7 @@
  * a test that cannot trace must fail, never skip.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -25,5 +25,6 @@ export function buildSyncTracer(): { lib: string; dir: string } {
     if (r.status === 0) return { lib, dir };
     failures.push(`${cc}: ${r.error ? r.error.message : `exit ${r.status}\n${r.stderr}`}`);
   }
+  rmSync(dir, { recursive: true, force: true });
   throw new Error(`cannot compile the sync tracer ${SHIM_SOURCE} (a C compiler is needed, as for the addon):\n${failures.join('\n')}`);
 }
