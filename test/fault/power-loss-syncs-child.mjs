@@ -1,6 +1,7 @@
-// Child of test/fault/power-loss-syncs.test.ts, run under strace: every call
-// whose promise means "this survives a power loss" is followed by a marker
-// line written to stderr (`MARK <what>`), so the trace shows which syncs came
+// Child of test/fault/power-loss-syncs.test.ts, run with the LD_PRELOAD tracer
+// of sync-trace/shim.c: every call whose promise means "this survives a power
+// loss" is followed by a marker line written to stderr (`MARK <what>`), which
+// the tracer records as a `mark` line, so the trace shows which syncs came
 // before each promise resolved.
 import { writeSync } from 'node:fs';
 
