@@ -3,8 +3,8 @@
  * a writer child and killing it, the model of what the log must hold after a
  * crash, and a verifier that checks a reopened log byte for byte against it.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
@@ -17,69 +17,9 @@ export const ROOT = resolve(HERE, '../..');
 export const DIST_ENTRY = join(ROOT, 'dist/index.js');
 export const WRITER = join(HERE, 'writer.mjs');
 
-// ---- dist/ for the children ------------------------------------------------
+// ---- dist/ for the children: one builder for every test directory ----------
 
-function newestMtime(dir: string, suffix: string): number {
-  let newest = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) newest = Math.max(newest, newestMtime(p, suffix));
-    else if (e.name.endsWith(suffix)) newest = Math.max(newest, statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
-/** tsc rewrites every output on each build: dist/index.js is as old as the build. */
-function distIsFresh(): boolean {
-  return existsSync(DIST_ENTRY) && statSync(DIST_ENTRY).mtimeMs >= newestMtime(join(ROOT, 'src'), '.ts');
-}
-
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-/**
- * The children import the compiled package. `npm test` runs tsc first; when
- * the tests run alone (npx vitest) and dist/ is missing or older than src/,
- * build it, under a lock file so that two test files never run tsc at once.
- */
-export function ensureDist(): void {
-  if (distIsFresh()) return;
-  const lock = join(ROOT, 'node_modules', '.tidelog-crash-build.lock');
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    let fd: number | null = null;
-    try {
-      fd = openSync(lock, 'wx');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      // A lock older than two minutes is left over from a killed run.
-      try {
-        if (Date.now() - statSync(lock).mtimeMs > 120_000) unlinkSync(lock);
-      } catch {}
-    }
-    if (fd !== null) {
-      try {
-        if (!distIsFresh()) {
-          execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], {
-            cwd: ROOT,
-            stdio: 'pipe',
-          });
-        }
-      } catch (err) {
-        const e = err as { stdout?: Buffer; stderr?: Buffer };
-        throw new Error(`building dist/ with tsc failed:\n${e.stdout?.toString() ?? ''}${e.stderr?.toString() ?? ''}`);
-      } finally {
-        closeSync(fd);
-        unlinkSync(lock);
-      }
-      return;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${lock} (another build of dist/)`);
-    sleepSync(200);
-    if (distIsFresh()) return;
-  }
-}
+export { ensureDist } from '../log/util.js';
 
 // ---- seeded randomness -----------------------------------------------------
 
