@@ -332,24 +332,14 @@ Napi::Value LogHandle::OffsetForTimestamp(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !GetInt64(info[0], &ts)) {
     return ThrowInvalid(env, "offsetForTimestamp(timestamp) takes an integer");
   }
-  bool found;
-  ReadResult r;
-  BatchHeader h;
+  Log::TimestampLookup what;
+  int64_t offset = 0;
   Status st = log_->Refresh();
-  if (st.ok()) st = log_->FindBatchByTimestamp(ts, &found, &r, &h);
+  if (st.ok()) st = log_->OffsetForTimestamp(ts, &what, &offset);
   if (!st.ok()) return ThrowStatus(env, st);
-  if (!found) return Napi::Number::New(env, kNone);
-  if (h.compression() != format::kCompressionNone) return Napi::Number::New(env, kCompressed);
-  RecordRef rec;
-  RecordScan scan = FindRecordByTimestamp(r.data, h, ts, &rec);
-  if (scan == RecordScan::kMalformed) {
-    return ThrowStatus(env, Status(Code::kCorrupt, "the records of the batch of offsets " +
-                                                       std::to_string(h.base_offset) + ".." +
-                                                       std::to_string(h.last_offset()) + " in " + log_->options().dir +
-                                                       " are malformed (its CRC matches)"));
-  }
-  if (scan != RecordScan::kFound) return Napi::Number::New(env, kNone);
-  return Napi::Number::New(env, static_cast<double>(std::max(rec.offset, log_->log_start_offset())));
+  if (what == Log::TimestampLookup::kCompressed) return Napi::Number::New(env, kCompressed);
+  if (what != Log::TimestampLookup::kFound) return Napi::Number::New(env, kNone);
+  return Napi::Number::New(env, static_cast<double>(offset));
 }
 
 Napi::Value LogHandle::BatchForTimestamp(const Napi::CallbackInfo& info) {

@@ -610,26 +610,58 @@ Status Log::FindRecord(const PlacedBatch& b, int64_t offset, RecordRef* out, boo
   return Status::OK();
 }
 
-Status Log::FindBatchByTimestamp(int64_t ts, bool* found, ReadResult* result, BatchHeader* header) {
+Status Log::FindTimestampBatch(int64_t ts, Segment** seg, PlacedBatch* batch, bool* found) {
   if (closed_) return Status(Code::kClosed, "log " + options_.dir + " is closed");
   *found = false;
-  *result = ReadResult();
   for (auto& s : segments_) {
     // A damaged segment may have lost later timestamps than its readable batches show.
     if ((s->max_timestamp() < ts && !s->timestamps_incomplete()) || s->next_offset() <= log_start_offset_) continue;
-    PlacedBatch b;
     bool hit;
-    TL_RETURN_IF_ERROR(s->FindBatchByTimestamp(ts, &b, &hit));
+    TL_RETURN_IF_ERROR(s->FindBatchByTimestamp(ts, batch, &hit));
     if (!hit) continue;
-    if (b.header.last_offset() < log_start_offset_) continue;  // found: its CRC matched
+    if (batch->header.last_offset() < log_start_offset_) continue;  // found: its CRC matched
     *found = true;
-    *header = b.header;
-    result->mapping = s->mapping();
-    result->data = s->data() + b.position;
-    result->length = b.header.total_size();
-    result->next_offset = b.header.next_offset();
+    *seg = s.get();
     return Status::OK();
   }
+  return Status::OK();
+}
+
+Status Log::FindBatchByTimestamp(int64_t ts, bool* found, ReadResult* result, BatchHeader* header) {
+  *result = ReadResult();
+  Segment* s = nullptr;
+  PlacedBatch b;
+  TL_RETURN_IF_ERROR(FindTimestampBatch(ts, &s, &b, found));
+  if (!*found) return Status::OK();
+  *header = b.header;
+  result->mapping = s->mapping();
+  result->data = s->data() + b.position;
+  result->length = b.header.total_size();
+  result->next_offset = b.header.next_offset();
+  return Status::OK();
+}
+
+Status Log::OffsetForTimestamp(int64_t ts, TimestampLookup* what, int64_t* offset) {
+  *what = TimestampLookup::kNone;
+  Segment* s = nullptr;
+  PlacedBatch b;
+  bool found;
+  TL_RETURN_IF_ERROR(FindTimestampBatch(ts, &s, &b, &found));
+  if (!found) return Status::OK();
+  if (b.header.compression() != kCompressionNone) {
+    *what = TimestampLookup::kCompressed;
+    return Status::OK();
+  }
+  RecordRef rec;
+  RecordScan scan = s->FindRecordByTimestamp(b, ts, &rec);
+  if (scan == RecordScan::kMalformed) {
+    return s->Corruption(b.position, b.header.base_offset,
+                         "the records of the batch of offsets " + std::to_string(b.header.base_offset) + ".." +
+                             std::to_string(b.header.last_offset()) + " are malformed (its CRC matches)");
+  }
+  if (scan != RecordScan::kFound) return Status::OK();
+  *what = TimestampLookup::kFound;
+  *offset = std::max(rec.offset, log_start_offset_);
   return Status::OK();
 }
 

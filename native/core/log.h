@@ -123,6 +123,12 @@ class Log {
   Status FindRecord(const PlacedBatch& b, int64_t offset, RecordRef* out, bool* found);
   // The first batch with maxTimestamp >= ts: *found false when there is none.
   Status FindBatchByTimestamp(int64_t ts, bool* found, ReadResult* result, BatchHeader* header);
+  // Kafka's lookup by timestamp: the first offset whose record has a timestamp
+  // >= ts (not below the log start offset). kCompressed: it is in the batch
+  // FindBatchByTimestamp returns, which the caller decodes. kCorrupt when the
+  // records of an uncompressed batch whose CRC matches are malformed.
+  enum class TimestampLookup { kFound, kNone, kCompressed };
+  Status OffsetForTimestamp(int64_t ts, TimestampLookup* what, int64_t* offset);
 
   std::unique_ptr<SyncJob> PrepareSync(bool force_checkpoint);
   void CompleteSync(const SyncJob& job);
@@ -154,6 +160,8 @@ class Log {
   Status LoadForReader();
   Status Roll(int64_t base_offset);
   Segment* SegmentFor(int64_t offset) const;
+  // FindBatchByTimestamp's search; *seg is the segment of the batch found.
+  Status FindTimestampBatch(int64_t ts, Segment** seg, PlacedBatch* batch, bool* found);
   void Publish();
   Status WriteRecoveryPoint(int64_t offset);
   Status SyncForClose();

@@ -666,7 +666,29 @@ Status Segment::FindBatchByTimestamp(int64_t ts, PlacedBatch* out, bool* found) 
 
 namespace {
 constexpr uint32_t kRecordStride = 16;
-constexpr size_t kMaxRecordStarts = 4u << 20;  // per segment: 16 MiB of positions
+constexpr size_t kMaxRecordStarts = 4u << 20;  // per segment: 16 MiB of positions and timestamps
+
+// One record's frame, checked as batch.cc's scan checks it: its length, and
+// inside it the timestamp and offset deltas. *next points after the record.
+bool ReadTimedFrame(const uint8_t* p, const uint8_t* end, const BatchHeader& h, RecordRef* r, const uint8_t** next) {
+  int32_t len;
+  size_t n = ReadVarint(p, end, &len);
+  if (n == 0 || len < 1) return false;
+  const uint8_t* body = p + n;
+  if (static_cast<size_t>(end - body) < static_cast<size_t>(len)) return false;
+  const uint8_t* rend = body + len;
+  int64_t ts_delta;
+  int32_t off_delta;
+  size_t m = ReadVarlong(body + 1, rend, &ts_delta);  // after the attributes byte
+  if (m == 0 || ReadVarint(body + 1 + m, rend, &off_delta) == 0) return false;
+  r->data = body;
+  r->length = static_cast<size_t>(len);
+  r->offset = h.base_offset + off_delta;
+  // Wraps like the scan's sum does, without signed overflow.
+  r->timestamp = static_cast<int64_t>(static_cast<uint64_t>(h.base_timestamp) + static_cast<uint64_t>(ts_delta));
+  *next = rend;
+  return true;
+}
 }  // namespace
 
 RecordScan Segment::FindRecord(const PlacedBatch& b, int64_t offset, RecordRef* out) {
@@ -678,18 +700,94 @@ RecordScan Segment::FindRecord(const PlacedBatch& b, int64_t offset, RecordRef* 
   if (offset < h.base_offset || offset > h.last_offset()) return RecordScan::kAbsent;
   auto it = record_starts_.find(b.position);
   if (it == record_starts_.end()) {
-    std::vector<uint32_t> starts;
-    if (!RecordStarts(batch, h, kRecordStride, &starts)) return RecordScan::kMalformed;
-    if (record_starts_entries_ + starts.size() > kMaxRecordStarts) {
+    RecordMarks m;
+    if (!RecordStarts(batch, h, kRecordStride, &m.starts)) return RecordScan::kMalformed;
+    if (record_starts_entries_ + m.starts.size() > kMaxRecordStarts) {
       record_starts_.clear();
       record_starts_entries_ = 0;
     }
-    record_starts_entries_ += starts.size();
-    it = record_starts_.emplace(b.position, std::move(starts)).first;
+    record_starts_entries_ += m.starts.size();
+    it = record_starts_.emplace(b.position, std::move(m)).first;
   }
   int64_t index = offset - h.base_offset;
   int64_t mark = index / kRecordStride;
-  return FindRecordFrom(batch, h, offset, batch + it->second[static_cast<size_t>(mark)], mark * kRecordStride, out);
+  return FindRecordFrom(batch, h, offset, batch + it->second.starts[static_cast<size_t>(mark)], mark * kRecordStride,
+                        out);
+}
+
+const Segment::RecordMarks* Segment::TimestampMarks(const PlacedBatch& b) {
+  auto it = record_starts_.find(b.position);
+  if (it != record_starts_.end() && !it->second.max_ts.empty()) return &it->second;
+  // One pass over the records: their positions (the same FindRecord keeps) and running maximum timestamp.
+  const uint8_t* batch = map_->data() + b.position;
+  const BatchHeader& h = b.header;
+  const uint8_t* p = batch + kRecordsOffset;
+  const uint8_t* end = batch + h.total_size();
+  RecordMarks m;
+  // recordsCount is not trusted for the allocation: a record takes at least 7 bytes.
+  size_t blocks = std::min<size_t>((static_cast<size_t>(h.records_count) + kRecordStride - 1) / kRecordStride,
+                                   h.total_size() / (7 * kRecordStride) + 1);
+  m.starts.reserve(blocks);
+  m.max_ts.reserve(blocks);
+  int64_t max_ts = std::numeric_limits<int64_t>::min();
+  for (int32_t i = 0; i < h.records_count; i++) {
+    if (i % kRecordStride == 0) m.starts.push_back(static_cast<uint32_t>(p - batch));
+    RecordRef r;
+    if (!ReadTimedFrame(p, end, h, &r, &p)) return nullptr;
+    max_ts = std::max(max_ts, r.timestamp);
+    if (i % kRecordStride == kRecordStride - 1 || i == h.records_count - 1) m.max_ts.push_back(max_ts);
+  }
+  if (p != end) return nullptr;
+  if (it != record_starts_.end()) {  // positions only (from FindRecord): replaced
+    record_starts_entries_ -= it->second.starts.size();
+    record_starts_.erase(it);
+  }
+  size_t words = m.starts.size() + m.max_ts.size() * (sizeof(int64_t) / sizeof(uint32_t));
+  if (record_starts_entries_ + words > kMaxRecordStarts) {
+    record_starts_.clear();
+    record_starts_entries_ = 0;
+  }
+  record_starts_entries_ += words;
+  return &record_starts_.emplace(b.position, std::move(m)).first->second;
+}
+
+RecordScan Segment::FindRecordByTimestamp(const PlacedBatch& b, int64_t ts, RecordRef* out) {
+  const uint8_t* batch = map_->data() + b.position;
+  const BatchHeader& h = b.header;
+  // LogAppendTime: every record reads maxTimestamp, so the first record is the
+  // answer and the scan stops there. Small batches: a scan costs no more.
+  if ((h.attributes & kTimestampTypeMask) || h.records_count <= static_cast<int32_t>(2 * kRecordStride)) {
+    return tidelog::FindRecordByTimestamp(batch, h, ts, out);
+  }
+  const uint8_t* end = batch + h.total_size();
+  const uint8_t* next;
+  RecordRef r;
+  // The first record answers when it is >= ts (with rising timestamps, when ts
+  // falls between two batches): no marks needed.
+  if (ReadTimedFrame(batch + kRecordsOffset, end, h, &r, &next) && r.timestamp >= ts) {
+    *out = r;
+    return RecordScan::kFound;
+  }
+  const RecordMarks* m = TimestampMarks(b);
+  // Malformed records: the plain scan tells whether the answer comes before them.
+  if (m == nullptr) return tidelog::FindRecordByTimestamp(batch, h, ts, out);
+  size_t block = static_cast<size_t>(std::lower_bound(m->max_ts.begin(), m->max_ts.end(), ts) - m->max_ts.begin());
+  if (block == m->max_ts.size()) return RecordScan::kAbsent;  // maxTimestamp overstates the records
+  // Every record before this block is < ts and one in it is >= ts.
+  const uint8_t* p = batch + m->starts[block];
+  // The block's records are likely not in cache: ask for all its lines at once
+  // (in /tmp A/B runs of W6's loop: best of 15 passes ~700 k -> ~950 k ops/s).
+  const uint8_t* stop = block + 1 < m->starts.size() ? batch + m->starts[block + 1] : end;
+  for (const uint8_t* q = p; q < stop; q += 64) __builtin_prefetch(q);
+  for (int64_t i = static_cast<int64_t>(block) * kRecordStride; i < h.records_count; i++) {
+    if (!ReadTimedFrame(p, end, h, &r, &next)) return RecordScan::kMalformed;
+    if (r.timestamp >= ts) {
+      *out = r;
+      return RecordScan::kFound;
+    }
+    p = next;
+  }
+  return RecordScan::kAbsent;
 }
 
 Status Segment::CutFile(uint64_t size) {

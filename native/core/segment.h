@@ -113,6 +113,16 @@ class Segment {
   // Finds the first batch (at or after the time index hint) with maxTimestamp >= ts.
   // The time index entry used is checked against the batch it names.
   Status FindBatchByTimestamp(int64_t ts, PlacedBatch* out, bool* found);
+  // Finds the first record of batch b (uncompressed, found by
+  // FindBatchByTimestamp) whose timestamp is >= ts; results as
+  // tidelog::FindRecordByTimestamp (batch.h). Timestamps need not increase
+  // inside a batch. Large batches get, next to FindRecord's record positions,
+  // the largest timestamp up to the end of each 16-record block: that running
+  // maximum never decreases, so a binary search finds the first block holding
+  // a record >= ts and at most 16 records are read instead of up to the whole
+  // batch (W6, 1,000-record batches: p50 from ~8.6 us to ~1.5 us; the walk over
+  // the whole batch was ~78 % of the time in perf).
+  RecordScan FindRecordByTimestamp(const PlacedBatch& b, int64_t ts, RecordRef* out);
 
   // CRC-32C on read. VerifyBatch checks the batch (once per session: a batch
   // already verified costs one comparison) and returns kCorrupt naming it when
@@ -212,9 +222,20 @@ class Segment {
   std::string damage_;         // what is wrong there
   bool timestamps_incomplete_ = false;
   VerifiedRanges verified_;
-  // batch position -> position in the batch of every kRecordStride-th record
-  std::unordered_map<uint64_t, std::vector<uint32_t>> record_starts_;
-  size_t record_starts_entries_ = 0;
+  // The position cache of large batches (FindRecord, FindRecordByTimestamp).
+  // Valid as long as the bytes below size() do not change: TruncateTo drops it.
+  struct RecordMarks {
+    std::vector<uint32_t> starts;  // position in the batch of every kRecordStride-th record
+    // Largest record timestamp from the batch start to the end of each
+    // kRecordStride-record block; empty until a timestamp lookup needs it.
+    std::vector<int64_t> max_ts;
+  };
+  // Marks with max_ts of the uncompressed batch b (built and cached on first
+  // use), or nullptr when its records are malformed (nothing is cached).
+  const RecordMarks* TimestampMarks(const PlacedBatch& b);
+  // batch position -> its marks
+  std::unordered_map<uint64_t, RecordMarks> record_starts_;
+  size_t record_starts_entries_ = 0;  // 4-byte words held by record_starts_ (capped)
 };
 
 }  // namespace tidelog
