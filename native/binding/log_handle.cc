@@ -332,14 +332,17 @@ Napi::Value LogHandle::OffsetForTimestamp(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !GetInt64(info[0], &ts)) {
     return ThrowInvalid(env, "offsetForTimestamp(timestamp) takes an integer");
   }
-  Log::TimestampLookup what;
-  int64_t offset = 0;
-  Status st = log_->Refresh();
-  if (st.ok()) st = log_->OffsetForTimestamp(ts, &what, &offset);
-  if (!st.ok()) return ThrowStatus(env, st);
-  if (what == Log::TimestampLookup::kCompressed) return Napi::Number::New(env, kCompressed);
-  if (what != Log::TimestampLookup::kFound) return Napi::Number::New(env, kNone);
-  return Napi::Number::New(env, static_cast<double>(offset));
+  return Consistent(env, [&](Napi::Value* out) {
+    Log::TimestampLookup what;
+    int64_t offset = 0;
+    Status st = log_->Refresh();
+    if (st.ok()) st = log_->OffsetForTimestamp(ts, &what, &offset);
+    if (!st.ok()) return st;
+    if (what == Log::TimestampLookup::kCompressed) *out = Napi::Number::New(env, kCompressed);
+    else if (what != Log::TimestampLookup::kFound) *out = Napi::Number::New(env, kNone);
+    else *out = Napi::Number::New(env, static_cast<double>(offset));
+    return st;
+  });
 }
 
 Napi::Value LogHandle::BatchForTimestamp(const Napi::CallbackInfo& info) {
