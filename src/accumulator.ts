@@ -24,7 +24,7 @@
 import { type Acks, type CompressionOption, describe } from './config.js';
 import { InvalidArgumentError, RecordTooLargeError } from './errors.js';
 import type { Partition } from './partition.js';
-import { StickyPartition, murmur2, partitionForKey, toPositive } from './partitioner.js';
+import { StickyPartition, partitionForKey } from './partitioner.js';
 import type { RecordMetadata, ResolvedProducerOptions, SendRecord, TopicHandle } from './producer-options.js';
 import { BatchBuilder } from './record/builder.js';
 import { HEADER_SIZE } from './record/format.js';
@@ -197,8 +197,6 @@ export class Accumulator {
   readonly #pool: BatchMemory[] = [];
   /** The queues a send being placed goes to (reused). */
   readonly #touched: PartitionQueue[] = [];
-  /** Per record of the send being placed: its partition, or -1 (reused). */
-  #parts = new Int32Array(1024);
   #pooledBytes = 0;
   /** A batch closed full since the last drain. */
   full = false;
@@ -261,29 +259,6 @@ export class Accumulator {
       }
       if (only !== null) {
         touched.push(only);
-      } else if (topic !== null && !t.explicit && this.#options.partitioner === null) {
-        // One topic, the default partitioner: hash the keys in a loop of their
-        // own (their bytes are still in cache from the measure pass and many
-        // misses stay in flight), then gather each partition's records. Records
-        // without a key go to the sticky partition, in record order, as in #choose.
-        const count = topic.partitions.length;
-        const list = this.#list(topic);
-        if (this.#parts.length < n) this.#parts = new Int32Array(Math.max(n, 2 * this.#parts.length));
-        const parts = this.#parts;
-        const K = m.keys;
-        for (let i = 0; i < n; i++) {
-          const key = K[i];
-          parts[i] = key instanceof Uint8Array ? toPositive(murmur2(key)) % count : -1;
-        }
-        for (let i = 0; i < n; i++) {
-          let p = parts[i];
-          if (p < 0) p = this.#choose(-1, topic, m, i, single);
-          let q = list[p];
-          if (q === undefined) list[p] = q = new PartitionQueue(topic, p);
-          if (q.placing.length === 0) touched.push(q);
-          q.placing.push(i);
-          q.placingBytes += estimateOf(m, i);
-        }
       } else {
         let lastTopic: TopicHandle | null = null;
         let lastList: PartitionQueue[] = [];

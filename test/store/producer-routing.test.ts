@@ -1,9 +1,8 @@
 /**
- * How a send of many keyed records is split among a topic's partitions
- * (the accumulator hashes Uint8Array keys in a loop of their own): every
- * keyed record goes to partitionForKey(key), Buffer, Uint8Array and string
- * keys alike, unkeyed ones to the sticky partition, and each partition keeps
- * its records in send order.
+ * How one send of mixed records is split among a topic's partitions
+ * (Accumulator.place): every keyed record goes to partitionForKey(key),
+ * Buffer, Uint8Array and string keys alike, unkeyed ones to one sticky
+ * partition, and each partition keeps its records in send order.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Store, partitionForKey } from '../../src/index.js';
