@@ -485,6 +485,19 @@ export function decodeBatches(buf: Uint8Array, into: LogRecord[] = [], fromOffse
 }
 
 /**
+ * Decodes the one batch at `pos` of `buf` (a log read: whole batches) into
+ * `into`, as decodeBatches does for each of its batches; returns the position
+ * after it. For Log.records(), which decodes a read one batch at a time so
+ * that only one batch of decoded records is alive at once. No argument checks.
+ */
+export function decodeBatchFrom(buf: Buffer, pos: number, into: LogRecord[], fromOffset: number, maxRecords: number): number {
+  const total = checkHeader(buf, pos);
+  if (total > buf.length - pos) throw truncated(pos, total, buf.length - pos);
+  decodeBatchAt(buf, pos, total, into, fromOffset, maxRecords);
+  return pos + total;
+}
+
+/**
  * The batches of `buf`, one after the other: their position, header and bytes
  * (a view of `buf`). Throws CorruptRecordError at the first position that does
  * not hold a whole batch. Checks framing only, not CRCs.
