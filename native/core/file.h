@@ -40,6 +40,11 @@ class File {
   Status Truncate(uint64_t size);
   // Reserves [offset, offset+len) on disk (fallocate), so later writes there cannot hit ENOSPC.
   Status Allocate(uint64_t offset, uint64_t len);
+  // Writes `len` zero bytes at `offset` (real writes, not a hole or an
+  // unwritten extent: see Segment's zero tail), then starts their writeback
+  // without waiting for it (sync_file_range), so that a later fdatasync finds
+  // them mostly on disk already.
+  Status WriteZeros(uint64_t offset, uint64_t len);
   Status DataSync();
   Status Sync();
 
