@@ -47,7 +47,7 @@ Status ZeroTail::Extend(File* file, uint64_t target) {
 }
 
 bool Segment::WantsZeroTail(uint64_t* target) const {
-  if (sealed_ || !cfg_.writable) return false;
+  if (sealed_ || !cfg_.writable || opened_size_ > size_) return false;
   uint64_t end = tail_->file_end.load(std::memory_order_acquire);
   uint64_t cap = cfg_.segment_bytes / kZeroTailChunk * kZeroTailChunk;
   if (end >= std::min(size_ + kZeroTailRefill, cap)) return false;
@@ -59,15 +59,17 @@ Status Segment::CutFile(uint64_t size) {
   std::lock_guard<std::mutex> g(tail_->mu);
   TL_RETURN_IF_ERROR(log_->Truncate(size));
   tail_->file_end.store(size, std::memory_order_release);
+  opened_size_ = std::min(opened_size_, size);
   return Status::OK();
 }
 
 Status Segment::TrimTail() {
   std::lock_guard<std::mutex> g(tail_->mu);
   tail_->stopped = true;
-  if (tail_->file_end.load(std::memory_order_relaxed) <= size_) return Status::OK();
-  TL_RETURN_IF_ERROR(log_->Truncate(size_));
-  tail_->file_end.store(size_, std::memory_order_release);
+  uint64_t keep = std::max(size_, opened_size_);
+  if (tail_->file_end.load(std::memory_order_relaxed) <= keep) return Status::OK();
+  TL_RETURN_IF_ERROR(log_->Truncate(keep));
+  tail_->file_end.store(keep, std::memory_order_release);
   tail_trimmed = true;
   return Status::OK();
 }
@@ -111,6 +113,7 @@ Status Segment::Open(const std::string& dir, int64_t base_offset, const SegmentC
   TL_RETURN_IF_ERROR(s->log_->Size(&size));
   TL_RETURN_IF_ERROR(s->EnsureMapped(size));
   s->tail_->file_end.store(size);
+  s->opened_size_ = size;
   s->sealed_ = true;
   *out = std::move(s);
   return Status::OK();

@@ -234,6 +234,9 @@ class Segment {
   int64_t base_offset_ = 0;
   std::shared_ptr<File> log_;
   std::shared_ptr<ZeroTail> tail_ = std::make_shared<ZeroTail>();
+  // The file's size when it was opened (or last cut): bytes below it past
+  // size_ are not a zero tail (damage kept in place): TrimTail keeps them.
+  uint64_t opened_size_ = 0;
   std::shared_ptr<Mapping> map_;
   std::unique_ptr<IndexFile> offset_index_;
   std::unique_ptr<IndexFile> time_index_;
