@@ -659,10 +659,13 @@ std::unique_ptr<SyncJob> Log::PrepareSync(bool force_checkpoint) {
                           appended_bytes_ - checkpointed_bytes_ >= options_.checkpoint_interval_bytes;
   job->checkpoint_required = force_checkpoint;
   if (job->files.empty() && job->trimmed_files.empty() && !job->sync_dir && !job->write_checkpoint) return nullptr;
-  // Only with the active segment's fdatasync in the job (see Run).
+  // Only with the active segment's fdatasync in the job (see Run), and only
+  // for small syncs: a sync of more than a chunk of appended bytes (bulk
+  // appends, a flush after many 'written' ones) gains little from it and
+  // would write the zeros as well.
   Segment* active = segments_.back().get();
-  if (active->synced_size < active->size() && !active->tail_trimmed &&
-      active->WantsZeroTail(&job->zero_tail_target)) {
+  if (active->synced_size < active->size() && active->size() - active->synced_size <= kZeroTailChunk &&
+      !active->tail_trimmed && active->WantsZeroTail(&job->zero_tail_target)) {
     job->zero_tail_file = active->log_file();
     job->zero_tail = active->zero_tail();
   }

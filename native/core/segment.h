@@ -193,8 +193,6 @@ class Segment {
   // The zero tail: whether a sync job should extend it, and to where.
   bool WantsZeroTail(uint64_t* target) const;
   const std::shared_ptr<ZeroTail>& zero_tail() const { return tail_; }
-  // The size of the .log file: size() plus the zero tail.
-  uint64_t file_size() const { return std::max<uint64_t>(size_, tail_->file_end.load(std::memory_order_acquire)); }
 
  private:
   class Walk;  // a checked walk over batch headers (segment.cc)
