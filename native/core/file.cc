@@ -127,20 +127,22 @@ Status File::Allocate(uint64_t offset, uint64_t len) {
 
 Status File::WriteZeros(uint64_t offset, uint64_t len) {
   static const uint8_t kZeros[256 * 1024] = {};
-  uint64_t start = offset;
   while (len > 0) {
     size_t n = static_cast<size_t>(std::min<uint64_t>(len, sizeof(kZeros)));
     TL_RETURN_IF_ERROR(PWriteAll(kZeros, n, offset));
     offset += n;
     len -= n;
   }
-#if defined(__linux__)
-  // Best effort: only a hint to start writing the pages back now.
-  ::sync_file_range(fd_, static_cast<off_t>(start), static_cast<off_t>(offset - start), SYNC_FILE_RANGE_WRITE);
-#else
-  (void)start;
-#endif
   return Status::OK();
+}
+
+void File::StartWriteback(uint64_t offset, uint64_t len) {
+#if defined(__linux__)
+  ::sync_file_range(fd_, static_cast<off_t>(offset), static_cast<off_t>(len), SYNC_FILE_RANGE_WRITE);
+#else
+  (void)offset;
+  (void)len;
+#endif
 }
 
 Status File::DataSync() {

@@ -40,11 +40,12 @@ class File {
   Status Truncate(uint64_t size);
   // Reserves [offset, offset+len) on disk (fallocate), so later writes there cannot hit ENOSPC.
   Status Allocate(uint64_t offset, uint64_t len);
-  // Writes `len` zero bytes at `offset` (real writes, not a hole or an
-  // unwritten extent: see Segment's zero tail), then starts their writeback
-  // without waiting for it (sync_file_range), so that a later fdatasync finds
-  // them mostly on disk already.
+  // Writes `len` zero bytes at `offset`: real writes, not a hole or an
+  // unwritten extent (see Segment's zero tail).
   Status WriteZeros(uint64_t offset, uint64_t len);
+  // Starts writing back [offset, offset+len) without waiting (sync_file_range
+  // on Linux, else nothing): a hint, so that a later fdatasync finds less to do.
+  void StartWriteback(uint64_t offset, uint64_t len);
   Status DataSync();
   Status Sync();
 

@@ -33,16 +33,21 @@ uint64_t RoundUp(uint64_t n, uint64_t to) { return (n + to - 1) / to * to; }
 
 Status ZeroTail::Extend(File* file, uint64_t target) {
   for (;;) {
-    std::lock_guard<std::mutex> g(mu);
-    uint64_t start = file_end.load(std::memory_order_relaxed);
-    if (stopped || start >= target) return Status::OK();
-    uint64_t n = std::min((start / kZeroTailChunk + 1) * kZeroTailChunk, target) - start;
-    Status st = file->WriteZeros(start, n);
-    if (!st.ok()) {
-      file->Truncate(start);  // best effort: no partial chunk past file_end
-      return st;
+    uint64_t start, n;
+    {
+      std::lock_guard<std::mutex> g(mu);
+      start = file_end.load(std::memory_order_relaxed);
+      if (stopped || start >= target) return Status::OK();
+      n = std::min((start / kZeroTailChunk + 1) * kZeroTailChunk, target) - start;
+      Status st = file->WriteZeros(start, n);
+      if (!st.ok()) {
+        file->Truncate(start);  // best effort: no partial chunk past file_end
+        return st;
+      }
+      file_end.store(start + n, std::memory_order_release);
     }
-    file_end.store(start + n, std::memory_order_release);
+    // Outside the lock: it may wait for the disk's queue.
+    file->StartWriteback(start, n);
   }
 }
 

@@ -207,7 +207,7 @@ class Segment {
   // open rebuilds both indexes.
   void DistrustIndex();
   Status EnsureMapped(uint64_t size);
-  // Cuts the .log file to `size` (no sync job may be extending its zero tail meanwhile).
+  // Cuts the .log file to `size`, under the zero tail's lock (a sync job may be extending it).
   Status CutFile(uint64_t size);
   // Cuts the zero tail off and stops it growing (Seal).
   Status TrimTail();
