@@ -135,13 +135,27 @@ Status File::ZeroRange(uint64_t offset, uint64_t len) {
   if (r == 0) return Status::OK();
   if (errno != EOPNOTSUPP && errno != ENOSYS && errno != EINVAL) return ErrnoStatus(errno, "fallocate", path_);
 #endif
-  std::vector<uint8_t> zeros(65536, 0);
-  for (uint64_t pos = offset; pos < offset + len;) {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(zeros.size(), offset + len - pos));
-    TL_RETURN_IF_ERROR(PWriteAll(zeros.data(), n, pos));
-    pos += n;
+  return WriteZeros(offset, len);
+}
+
+Status File::WriteZeros(uint64_t offset, uint64_t len) {
+  static const uint8_t kZeros[256 * 1024] = {};
+  while (len > 0) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(len, sizeof(kZeros)));
+    TL_RETURN_IF_ERROR(PWriteAll(kZeros, n, offset));
+    offset += n;
+    len -= n;
   }
   return Status::OK();
+}
+
+void File::StartWriteback(uint64_t offset, uint64_t len) {
+#if defined(__linux__)
+  ::sync_file_range(fd_, static_cast<off_t>(offset), static_cast<off_t>(len), SYNC_FILE_RANGE_WRITE);
+#else
+  (void)offset;
+  (void)len;
+#endif
 }
 
 Status File::DataSync() {

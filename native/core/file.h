@@ -42,6 +42,12 @@ class File {
   Status Allocate(uint64_t offset, uint64_t len);
   // Zeroes [offset, offset + len) of the file in place, keeping its size and blocks.
   Status ZeroRange(uint64_t offset, uint64_t len);
+  // Writes `len` zero bytes at `offset`: real writes, not a hole or an
+  // unwritten extent (see Segment's zero tail).
+  Status WriteZeros(uint64_t offset, uint64_t len);
+  // Starts writing back [offset, offset+len) without waiting (sync_file_range
+  // on Linux, else nothing): a hint, so that a later fdatasync finds less to do.
+  void StartWriteback(uint64_t offset, uint64_t len);
   Status DataSync();
   Status Sync();
 

@@ -65,7 +65,12 @@ std::string OffsetCheckpointText(int64_t offset) { return "0\n" + std::to_string
 }  // namespace
 
 Status SyncJob::Run() {
+  // Before the fdatasync of the active segment, which then covers the zeros
+  // (their new blocks and the file size, once per refill), so that no durable
+  // append is acknowledged while written bytes of a .log are unsynced.
+  if (zero_tail) zero_tail->Extend(zero_tail_file.get(), zero_tail_target);
   for (const auto& f : files) TL_RETURN_IF_ERROR(f->DataSync());
+  for (const auto& f : trimmed_files) TL_RETURN_IF_ERROR(f->Sync());
   if (sync_dir) TL_RETURN_IF_ERROR(SyncDir(dir));
   if (write_checkpoint) {
     Status st = WriteFileAtomic(dir, kRecoveryPointFile, OffsetCheckpointText(target_offset));
@@ -672,7 +677,11 @@ std::unique_ptr<SyncJob> Log::PrepareSync(bool force_checkpoint) {
   job->target_segment_base = segments_.back()->base_offset();
   job->target_segment_size = segments_.back()->size();
   for (auto& s : segments_) {
-    if (s->synced_size < s->size()) {
+    if (s->tail_trimmed) {
+      job->trimmed_files.push_back(s->log_file());
+      job->trimmed.push_back(s->base_offset());
+      job->segment_sizes.emplace_back(s->base_offset(), s->size());
+    } else if (s->synced_size < s->size()) {
       job->files.push_back(s->log_file());
       job->segment_sizes.emplace_back(s->base_offset(), s->size());
     }
@@ -688,7 +697,17 @@ std::unique_ptr<SyncJob> Log::PrepareSync(bool force_checkpoint) {
   job->write_checkpoint = force_checkpoint || roll_since_checkpoint_ ||
                           appended_bytes_ - checkpointed_bytes_ >= options_.checkpoint_interval_bytes;
   job->checkpoint_required = force_checkpoint;
-  if (job->files.empty() && !job->sync_dir && !job->write_checkpoint) return nullptr;
+  if (job->files.empty() && job->trimmed_files.empty() && !job->sync_dir && !job->write_checkpoint) return nullptr;
+  // Only with the active segment's fdatasync in the job (see Run), and only
+  // for small syncs: a sync of more than a chunk of appended bytes (bulk
+  // appends, a flush after many 'written' ones) gains little from it and
+  // would write the zeros as well.
+  Segment* active = segments_.back().get();
+  if (active->synced_size < active->size() && active->size() - active->synced_size <= kZeroTailChunk &&
+      !active->tail_trimmed && active->WantsZeroTail(&job->zero_tail_target)) {
+    job->zero_tail_file = active->log_file();
+    job->zero_tail = active->zero_tail();
+  }
   return job;
 }
 
@@ -700,6 +719,10 @@ void Log::CompleteSync(const SyncJob& job) {
   for (int64_t base : job.sealed_indexes) {
     Segment* s = SegmentFor(base);
     if (s && s->base_offset() == base && s->sealed()) s->indexes_synced = true;
+  }
+  for (int64_t base : job.trimmed) {
+    Segment* s = SegmentFor(base);
+    if (s && s->base_offset() == base) s->tail_trimmed = false;
   }
   synced_dir_changes_ = std::max(synced_dir_changes_, job.dir_changes);
   synced_bytes_ = std::max(synced_bytes_, job.appended_bytes);
@@ -776,7 +799,12 @@ Status Log::SyncForClose() {
   Segment* active = segments_.back().get();
   TL_RETURN_IF_ERROR(active->Seal());
   for (auto& s : segments_) {
-    if (s->synced_size < s->size()) TL_RETURN_IF_ERROR(s->log_file()->DataSync());
+    if (s->tail_trimmed) {
+      TL_RETURN_IF_ERROR(s->log_file()->Sync());  // the size shrank: fsync
+      s->tail_trimmed = false;
+    } else if (s->synced_size < s->size()) {
+      TL_RETURN_IF_ERROR(s->log_file()->DataSync());
+    }
     if (!s->indexes_synced) {
       TL_RETURN_IF_ERROR(s->offset_index().file()->DataSync());
       TL_RETURN_IF_ERROR(s->time_index().file()->DataSync());

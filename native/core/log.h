@@ -83,6 +83,13 @@ struct SegmentInfo {
 // Work that runs off the JS thread: make everything appended so far durable.
 struct SyncJob {
   std::vector<std::shared_ptr<File>> files;
+  // fsync'ed, not fdatasync'ed: their zero tail was cut off (a smaller size).
+  std::vector<std::shared_ptr<File>> trimmed_files;
+  // Before the syncs: extend the active segment's zero tail (segment.h) to
+  // zero_tail_target. Best effort: a failure (a full disk) costs only speed.
+  std::shared_ptr<File> zero_tail_file;
+  std::shared_ptr<ZeroTail> zero_tail;
+  uint64_t zero_tail_target = 0;
   std::string dir;
   bool sync_dir = false;
   bool write_checkpoint = false;
@@ -98,6 +105,7 @@ struct SyncJob {
   // bookkeeping applied by Log::CompleteSync
   std::vector<std::pair<int64_t, uint64_t>> segment_sizes;  // base offset -> size synced
   std::vector<int64_t> sealed_indexes;                      // segments whose indexes were synced
+  std::vector<int64_t> trimmed;                             // segments whose trimmed size was synced
   uint64_t dir_changes = 0;
   uint64_t appended_bytes = 0;
   Status Run();

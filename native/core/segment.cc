@@ -20,10 +20,72 @@ std::string SegmentFileName(const std::string& dir, int64_t base_offset, const c
 namespace {
 
 constexpr uint64_t kMapSlack = 1u << 20;
+// The zero tail (segment.h): a sync job extends it to kZeroTailAhead bytes
+// past the appended ones when fewer than kZeroTailRefill are left, one chunk
+// at a time (the lock the JS thread may wait on is held for one chunk), never
+// past the last chunk boundary below segment_bytes (none for small segments).
+constexpr uint64_t kZeroTailAhead = 2u << 20;
+constexpr uint64_t kZeroTailRefill = 1u << 20;
 
 uint64_t RoundUp(uint64_t n, uint64_t to) { return (n + to - 1) / to * to; }
 
 }  // namespace
+
+Status ZeroTail::Extend(File* file, uint64_t target) {
+  for (;;) {
+    uint64_t start, n;
+    {
+      std::lock_guard<std::mutex> g(mu);
+      start = file_end.load(std::memory_order_relaxed);
+      if (stopped || start >= target) return Status::OK();
+      n = std::min((start / kZeroTailChunk + 1) * kZeroTailChunk, target) - start;
+      Status st = file->WriteZeros(start, n);
+      if (!st.ok()) {
+        file->Truncate(start);  // best effort: no partial chunk past file_end
+        return st;
+      }
+      file_end.store(start + n, std::memory_order_release);
+    }
+    // Outside the lock: it may wait for the disk's queue.
+    file->StartWriteback(start, n);
+  }
+}
+
+bool Segment::WantsZeroTail(uint64_t* target) const {
+  if (sealed_ || !cfg_.writable || opened_size_ > size_) return false;
+  uint64_t end = tail_->file_end.load(std::memory_order_acquire);
+  uint64_t cap = cfg_.segment_bytes / kZeroTailChunk * kZeroTailChunk;
+  if (end >= std::min(size_ + kZeroTailRefill, cap)) return false;
+  *target = std::min(RoundUp(size_ + kZeroTailAhead, kZeroTailChunk), cap);
+  return *target > end;
+}
+
+Status Segment::CutFile(uint64_t size) {
+  // Every mapping of this file in the process (Buffers handed to JS from this
+  // or an older mapping, read-only logs of other threads) gets zero pages past
+  // the cut instead of SIGBUS or the bytes later appends write there; our own
+  // mapping is among them, so take a fresh one.
+  ZeroMappingsFrom(log_->fd(), static_cast<size_t>(size));
+  map_.reset();
+  {
+    std::lock_guard<std::mutex> g(tail_->mu);
+    TL_RETURN_IF_ERROR(log_->Truncate(size));
+    tail_->file_end.store(size, std::memory_order_release);
+    opened_size_ = std::min(opened_size_, size);
+  }
+  return EnsureMapped(size);
+}
+
+Status Segment::TrimTail() {
+  std::lock_guard<std::mutex> g(tail_->mu);
+  tail_->stopped = true;
+  uint64_t keep = std::max(size_, opened_size_);
+  if (tail_->file_end.load(std::memory_order_relaxed) <= keep) return Status::OK();
+  TL_RETURN_IF_ERROR(log_->Truncate(keep));
+  tail_->file_end.store(keep, std::memory_order_release);
+  tail_trimmed = true;
+  return Status::OK();
+}
 
 Status Segment::Create(const std::string& dir, int64_t base_offset, const SegmentConfig& cfg,
                        std::unique_ptr<Segment>* out) {
@@ -63,6 +125,8 @@ Status Segment::Open(const std::string& dir, int64_t base_offset, const SegmentC
   uint64_t size;
   TL_RETURN_IF_ERROR(s->log_->Size(&size));
   TL_RETURN_IF_ERROR(s->EnsureMapped(size));
+  s->tail_->file_end.store(size);
+  s->opened_size_ = size;
   s->sealed_ = true;
   *out = std::move(s);
   return Status::OK();
@@ -128,9 +192,15 @@ Status Segment::FlushEntries(std::vector<uint8_t>& off, std::vector<uint8_t>& ti
 
 Status Segment::Append(std::vector<struct iovec>& iov, const std::vector<PlacedBatch>& batches, uint64_t total) {
   TL_RETURN_IF_ERROR(EnsureMapped(size_ + total));
+  uint64_t end = size_ + total;
+  if (end > tail_->file_end.load(std::memory_order_acquire)) {
+    // Past the zero tail: claim the bytes first, so that no sync job writes zeros there.
+    std::lock_guard<std::mutex> g(tail_->mu);
+    if (end > tail_->file_end.load(std::memory_order_relaxed)) tail_->file_end.store(end, std::memory_order_relaxed);
+  }
   Status st = log_->PWriteVAll(iov, size_);
   if (!st.ok()) {
-    log_->Truncate(size_);  // best effort: leave no partial batch behind
+    CutFile(size_);  // best effort: leave no partial batch behind
     return st;
   }
   std::vector<uint8_t> off, time;
@@ -269,7 +339,14 @@ Status Segment::Recover(int64_t crc_from_offset, uint64_t* truncated_bytes) {
   TL_RETURN_IF_ERROR(log_->Size(&file_size));
   uint64_t valid;
   TL_RETURN_IF_ERROR(RebuildTo(file_size, crc_from_offset, std::numeric_limits<int64_t>::max(), cfg_.writable, &valid));
-  *truncated_bytes = file_size - valid;
+  // Zeros at the end of a file whose size is a chunk multiple are the zero
+  // tail (segment.h), not lost data: not counted.
+  uint64_t data_end = file_size;
+  if (file_size % kZeroTailChunk == 0) {
+    const uint8_t* data = map_->data();
+    while (data_end > valid && data[data_end - 1] == 0) data_end--;
+  }
+  *truncated_bytes = data_end - valid;
   if (valid < file_size && cfg_.writable) TL_RETURN_IF_ERROR(CutFile(valid));
   index_missing_ = false;
   index_usable_ = cfg_.writable;
@@ -790,17 +867,6 @@ RecordScan Segment::FindRecordByTimestamp(const PlacedBatch& b, int64_t ts, Reco
   return RecordScan::kAbsent;
 }
 
-Status Segment::CutFile(uint64_t size) {
-  // Every mapping of this file in the process (Buffers handed to JS from this
-  // or an older mapping, read-only logs of other threads) gets zero pages past
-  // the cut instead of SIGBUS or the bytes later appends write there; our own
-  // mapping is among them, so take a fresh one.
-  ZeroMappingsFrom(log_->fd(), static_cast<size_t>(size));
-  map_.reset();
-  TL_RETURN_IF_ERROR(log_->Truncate(size));
-  return EnsureMapped(size);
-}
-
 Status Segment::TruncateTo(int64_t offset) {
   uint64_t cut;
   if (damaged_ && offset >= next_offset_) {
@@ -829,11 +895,16 @@ Status Segment::TruncateTo(int64_t offset) {
   if (valid != cut) return Status(Code::kCorrupt, "segment " + log_->path() + " is corrupt below the truncation point");
   synced_size = std::min(synced_size, size_);
   sealed_ = false;
+  {
+    std::lock_guard<std::mutex> g(tail_->mu);
+    tail_->stopped = false;
+  }
   index_usable_ = true;
   return Status::OK();
 }
 
 Status Segment::Seal() {
+  TL_RETURN_IF_ERROR(TrimTail());
   if (max_timestamp_ != kNoTimestamp && max_timestamp_ > last_time_entry_ts_ && size_ > 0) {
     uint8_t e[kTimeIndexEntrySize];
     StoreI64(e, max_timestamp_);
@@ -850,6 +921,10 @@ Status Segment::Seal() {
 }
 
 Status Segment::Activate() {
+  {
+    std::lock_guard<std::mutex> g(tail_->mu);
+    tail_->stopped = false;
+  }
   TL_RETURN_IF_ERROR(offset_index_->Activate(cfg_.max_index_bytes));
   TL_RETURN_IF_ERROR(time_index_->Activate(cfg_.max_index_bytes));
   sealed_ = false;

@@ -30,9 +30,12 @@
 
 #include <sys/uio.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -53,6 +56,30 @@ struct SegmentConfig {
 };
 
 std::string SegmentFileName(const std::string& dir, int64_t base_offset, const char* suffix);
+
+// The zero tail of the active segment's `.log` (docs/architecture.md, "Zero
+// tail"). Sync jobs write zeros ahead of the append position, off the JS
+// thread, so that appends overwrite blocks that are already allocated and
+// written, and fdatasync has no file size or extent to journal. Every byte of
+// the file from the segment's size() to its end is zero; recovery and reads
+// stop at size(), and a zero batch length never frames.
+//
+// file_end is where the file's written bytes end (data, then zeros). The JS
+// thread appends below it without locking; an append that reaches past it
+// first moves it up (under mu), and a sync job writes zeros only from it
+// (under mu, chunk by chunk), so zeros never land on appended bytes.
+// It grows in chunks that end at multiples of kZeroTailChunk, so a file with
+// a zero tail has a size that is a multiple of it: that is how recovery and
+// verifyLog tell the zero tail (not counted, not reported) from a torn write.
+constexpr uint64_t kZeroTailChunk = 256u << 10;
+
+struct ZeroTail {
+  std::mutex mu;
+  std::atomic<uint64_t> file_end{0};
+  bool stopped = false;  // under mu: sealed, no zeros may be added
+  // Runs on a sync job's thread: writes zeros from file_end up to target.
+  Status Extend(File* file, uint64_t target);
+};
 
 // A batch placed in the log: where and what.
 struct PlacedBatch {
@@ -144,7 +171,8 @@ class Segment {
   // boundary: at the first damaged batch on the way, if the batch holding
   // `offset` cannot be told apart from it.
   Status TruncateTo(int64_t offset);
-  // Trims the indexes and adds the final time index entry: the segment is now immutable.
+  // Trims the indexes and the log's zero tail and adds the final time index
+  // entry: the segment is now immutable. A trimmed tail sets tail_trimmed.
   Status Seal();
   // Makes a sealed segment active again (after the segments above it were deleted).
   Status Activate();
@@ -169,6 +197,12 @@ class Segment {
 
   uint64_t synced_size = 0;       // bytes known to be on disk (maintained by Log)
   bool indexes_synced = false;    // sealed segment whose indexes were fsynced
+  // The zero tail was cut off and the new file size is not yet fsynced (maintained by Log).
+  bool tail_trimmed = false;
+
+  // The zero tail: whether a sync job should extend it, and to where.
+  bool WantsZeroTail(uint64_t* target) const;
+  const std::shared_ptr<ZeroTail>& zero_tail() const { return tail_; }
 
  private:
   class Walk;  // a checked walk over batch headers (segment.cc)
@@ -183,8 +217,12 @@ class Segment {
   // open rebuilds both indexes.
   void DistrustIndex();
   Status EnsureMapped(uint64_t size);
-  // Shrinks the .log file to `size`, safely for every mapping of it in this process.
+  // Shrinks the .log file to `size`: safely for every mapping of it in this
+  // process (see mapped_file.h), under the zero tail's lock (a sync job may be
+  // extending the file).
   Status CutFile(uint64_t size);
+  // Cuts the zero tail off and stops it growing (Seal).
+  Status TrimTail();
   // Index bookkeeping for one batch at `position`; entries are buffered in *off/*time.
   void Track(const PlacedBatch& b, std::vector<uint8_t>* off, std::vector<uint8_t>* time);
   Status FlushEntries(std::vector<uint8_t>& off, std::vector<uint8_t>& time);
@@ -205,6 +243,10 @@ class Segment {
   SegmentConfig cfg_;
   int64_t base_offset_ = 0;
   std::shared_ptr<File> log_;
+  std::shared_ptr<ZeroTail> tail_ = std::make_shared<ZeroTail>();
+  // The file's size when it was opened (or last cut): bytes below it past
+  // size_ are not a zero tail (damage kept in place): TrimTail keeps them.
+  uint64_t opened_size_ = 0;
   std::shared_ptr<Mapping> map_;
   std::unique_ptr<IndexFile> offset_index_;
   std::unique_ptr<IndexFile> time_index_;

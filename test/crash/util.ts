@@ -416,7 +416,14 @@ export function checkLog(log: Log, model: LogModel, maxValueBytes: number): { ba
     if (i > 0) expect(s.baseOffset, 'segments are contiguous').toBe(segs[i - 1].nextOffset);
     expect(s.active).toBe(i === segs.length - 1);
     const file = join(log.dir, `${String(s.baseOffset).padStart(20, '0')}.log`);
-    expect(statSync(file).size, `${file} holds exactly its batches`).toBe(s.sizeBytes);
+    const fileSize = statSync(file).size;
+    if (s.active && fileSize > s.sizeBytes) {
+      // The active segment's zero tail (docs/architecture.md, "Zero tail"): zeros to a 256 KiB multiple.
+      expect(fileSize % (256 * 1024), `${file}: a zero tail ends on a 256 KiB multiple`).toBe(0);
+      expect(readFileSync(file).subarray(s.sizeBytes).every((b) => b === 0), `${file}: only zeros follow its batches`).toBe(true);
+    } else {
+      expect(fileSize, `${file} holds exactly its batches`).toBe(s.sizeBytes);
+    }
     total += s.sizeBytes;
   }
   expect(segs[segs.length - 1].nextOffset).toBe(end);
