@@ -72,6 +72,7 @@ Status Segment::CutFile(uint64_t size) {
     TL_RETURN_IF_ERROR(log_->Truncate(size));
     tail_->file_end.store(size, std::memory_order_release);
     opened_size_ = std::min(opened_size_, size);
+    writeback_from_ = std::min(writeback_from_, size);
   }
   return EnsureMapped(size);
 }
@@ -207,6 +208,10 @@ Status Segment::Append(std::vector<struct iovec>& iov, const std::vector<PlacedB
   for (const PlacedBatch& b : batches) Track(b, &off, &time);
   size_ += total;
   next_offset_ = batches.back().header.next_offset();
+  if (cfg_.writeback_bytes > 0 && size_ >= writeback_from_ + cfg_.writeback_bytes) {
+    log_->StartWriteback(writeback_from_, size_ - writeback_from_);
+    writeback_from_ = size_;
+  }
   return FlushEntries(off, time);
 }
 
