@@ -302,6 +302,20 @@ Status Log::LoadSegments(bool clean, int64_t recovery_point, RecoveryInfo* info)
 }
 
 Status Log::LoadForReader() {
+  // A load that races the writer's truncation or roll may meet a segment it
+  // listed and the writer deleted meanwhile: if the writer's generation moved
+  // during the load, load again (bounded); else the failure is real.
+  for (int attempt = 1;; attempt++) {
+    HeadState before;
+    bool published = head_->Read(&before);
+    Status st = LoadForReaderOnce();
+    if (st.ok() || !published || attempt == 16) return st;
+    HeadState after;
+    if (!head_->Read(&after) || after.generation == before.generation) return st;
+  }
+}
+
+Status Log::LoadForReaderOnce() {
   HeadState head;
   if (!head_->Read(&head)) {
     return Status(Code::kIoError, "no writer has opened the log in " + options_.dir + " yet");

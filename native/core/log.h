@@ -166,6 +166,7 @@ class Log {
   Status OpenWriter(RecoveryInfo* info);
   Status LoadSegments(bool clean, int64_t recovery_point, RecoveryInfo* info);
   Status LoadForReader();
+  Status LoadForReaderOnce();
   Status Roll(int64_t base_offset);
   Segment* SegmentFor(int64_t offset) const;
   // FindBatchByTimestamp's search; *seg is the segment of the batch found.
