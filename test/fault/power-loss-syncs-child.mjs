@@ -3,7 +3,7 @@
 // loss" is followed by a marker line written to stderr (`MARK <what>`), which
 // the tracer records as a `mark` line, so the trace shows which syncs came
 // before each promise resolved.
-import { writeSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
 
 const [dist, root] = process.argv.slice(2);
 const { Log, Store } = await import(dist);
@@ -51,3 +51,19 @@ await store.deleteTopic('t');
 mark('deleteTopic');
 await store.close();
 mark('store close');
+
+// Producer snapshots above a partition's end (left by a truncation, or by a
+// power loss that took the tail they describe): opening removes them, and the
+// removal must be durable before the log grows past their offsets again.
+const snapStore = await Store.open(`${root}/snap`);
+await snapStore.createTopic('p', { partitions: 1 });
+const snapProducer = snapStore.producer({ acks: 'durable' });
+for (let i = 0; i < 5; i++) await snapProducer.send({ topic: 'p', value: `s${i}` });
+await snapStore.close(); // a clean close writes the partition's snapshot
+const pdir = `${root}/snap/p-0`;
+const newest = readdirSync(pdir).filter((n) => n.endsWith('.snapshot')).sort().at(-1);
+// (read and write, not copyFileSync: its copy_file_range would bypass the tracer)
+writeFileSync(`${pdir}/${'1000'.padStart(20, '0')}.snapshot`, readFileSync(`${pdir}/${newest}`));
+const reopened = await Store.open(`${root}/snap`);
+mark('store open removed a snapshot above the log end');
+await reopened.close();

@@ -181,7 +181,7 @@ describe('sync coverage (LD_PRELOAD trace)', () => {
     const { trace, stderr, root } = tracedRun();
     const { problems, marks } = syncViolations(trace, root);
     expect(marks, 'every mark of the child is in the trace').toBe(stderr.split('\n').filter((l) => l.startsWith('MARK ')).length);
-    expect(marks).toBe(30 + 6 + 40 + 4);
+    expect(marks).toBe(30 + 6 + 40 + 4 + 1);
     expect(problems).toEqual([]);
 
     // The trace holds the addon's calls and those of Node's fs (the store's topics.json).
@@ -220,5 +220,19 @@ describe('sync coverage (LD_PRELOAD trace)', () => {
       lines.findLastIndex((l, i) => i < markAt('deleteTopic') && l === `fsync\t0\t${root}/store`),
       `deleteTopic: directory ${root}/store was not synced after renaming topics.json.tmp to topics.json`,
     );
+    // The fsync of a partition directory after Store.open removed a producer snapshot above its end.
+    const stale = `${'1000'.padStart(20, '0')}.snapshot`;
+    const removedAt = lines.indexOf(`unlink\t0\t${root}/snap/p-0/${stale}`);
+    expect(removedAt, 'the stale snapshot was removed').toBeGreaterThanOrEqual(0);
+    const dirSync = lines.findIndex((l, i) => i > removedAt && l === `fsync\t0\t${root}/snap/p-0`);
+    expect(dirSync, 'the partition directory was synced after the removal').toBeGreaterThan(removedAt);
+    expect(dirSync, 'before Store.open resolved').toBeLessThan(markAt('store open removed a snapshot above the log end'));
+    // Without it the directory is unsynced at that mark (the checker names the
+    // directory's last unsynced change, which may be an earlier O_CREAT open).
+    const found = syncViolations([...lines.slice(0, dirSync), ...lines.slice(dirSync + 1)].join('\n'), root).problems;
+    expect(found.length).toBeGreaterThan(0);
+    for (const p of found) {
+      expect(p.startsWith(`store open removed a snapshot above the log end: directory ${root}/snap/p-0 was not synced after `), p).toBe(true);
+    }
   });
 });
