@@ -37,6 +37,7 @@ std::atomic<size_t> g_slots_used{0};  // slots at or above this were never claim
 std::atomic<uint64_t> g_zeroed{0};
 struct sigaction g_previous;
 std::once_flag g_install_once;
+uintptr_t g_page_mask = 0;  // set before the handler is installed: no lazy init inside it
 
 void ChainPrevious(int sig, siginfo_t* info, void* context) {
   if (g_previous.sa_flags & SA_SIGINFO) {
@@ -64,9 +65,9 @@ void OnSigbus(int sig, siginfo_t* info, void* context) {
     uintptr_t start = g_slots[i].start.load(std::memory_order_acquire);
     if (start <= 1 || addr < start || addr >= g_slots[i].end.load(std::memory_order_acquire)) continue;
     // Our read-only mapping of a file that shrank under it: a zero page instead.
-    uintptr_t page = addr & ~(static_cast<uintptr_t>(PageSize()) - 1);
-    void* p = ::mmap(reinterpret_cast<void*>(page), PageSize(), PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
-                     -1, 0);
+    uintptr_t page = addr & g_page_mask;
+    void* p = ::mmap(reinterpret_cast<void*>(page), ~g_page_mask + 1, PROT_READ,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
     errno = saved_errno;
     if (p != MAP_FAILED) {
       g_zeroed.fetch_add(1, std::memory_order_relaxed);
@@ -80,6 +81,7 @@ void OnSigbus(int sig, siginfo_t* info, void* context) {
 
 void InstallGuard() {
   std::call_once(g_install_once, [] {
+    g_page_mask = ~(static_cast<uintptr_t>(PageSize()) - 1);
     struct sigaction sa;
     std::memset(&sa, 0, sizeof(sa));
     sa.sa_sigaction = OnSigbus;
