@@ -257,6 +257,11 @@ function decodeRecords(
     if (v < 0x80) {
       v = (v >>> 1) ^ -(v & 1);
       p++;
+    } else if (p + 1 < end && b[p + 1] < 0x80) {
+      // two bytes (most record and value lengths, timestamp and offset deltas): no call
+      v = (v & 0x7f) | (b[p + 1] << 7);
+      v = (v >>> 1) ^ -(v & 1);
+      p += 2;
     } else {
       v = readVarint(b, p, end);
       p = varintCursor.pos;
@@ -269,6 +274,10 @@ function decodeRecords(
     if (tsDelta < 0x80) {
       tsDelta = (tsDelta >>> 1) ^ -(tsDelta & 1);
       p++;
+    } else if (p + 1 < recordEnd && b[p + 1] < 0x80) {
+      tsDelta = (tsDelta & 0x7f) | (b[p + 1] << 7);
+      tsDelta = (tsDelta >>> 1) ^ -(tsDelta & 1);
+      p += 2;
     } else {
       tsDelta = readVarlong(b, p, recordEnd);
       p = varintCursor.pos;
@@ -278,6 +287,10 @@ function decodeRecords(
     if (offsetDelta < 0x80) {
       offsetDelta = (offsetDelta >>> 1) ^ -(offsetDelta & 1);
       p++;
+    } else if (p + 1 < recordEnd && b[p + 1] < 0x80) {
+      offsetDelta = (offsetDelta & 0x7f) | (b[p + 1] << 7);
+      offsetDelta = (offsetDelta >>> 1) ^ -(offsetDelta & 1);
+      p += 2;
     } else {
       offsetDelta = readVarint(b, p, recordEnd);
       p = varintCursor.pos;
@@ -293,6 +306,10 @@ function decodeRecords(
     if (v < 0x80) {
       v = (v >>> 1) ^ -(v & 1);
       p++;
+    } else if (p + 1 < recordEnd && b[p + 1] < 0x80) {
+      v = (v & 0x7f) | (b[p + 1] << 7);
+      v = (v >>> 1) ^ -(v & 1);
+      p += 2;
     } else {
       v = readVarint(b, p, recordEnd);
       p = varintCursor.pos;
@@ -310,6 +327,10 @@ function decodeRecords(
     if (v < 0x80) {
       v = (v >>> 1) ^ -(v & 1);
       p++;
+    } else if (p + 1 < recordEnd && b[p + 1] < 0x80) {
+      v = (v & 0x7f) | (b[p + 1] << 7);
+      v = (v >>> 1) ^ -(v & 1);
+      p += 2;
     } else {
       v = readVarint(b, p, recordEnd);
       p = varintCursor.pos;
@@ -327,6 +348,10 @@ function decodeRecords(
     if (v < 0x80) {
       v = (v >>> 1) ^ -(v & 1);
       p++;
+    } else if (p + 1 < recordEnd && b[p + 1] < 0x80) {
+      v = (v & 0x7f) | (b[p + 1] << 7);
+      v = (v >>> 1) ^ -(v & 1);
+      p += 2;
     } else {
       v = readVarint(b, p, recordEnd);
       p = varintCursor.pos;
