@@ -21,6 +21,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe } from '../config.js';
 import { InvalidArgumentError } from '../errors.js';
+import { mulberry32 } from './random.js';
 
 /** Environment variables of the protocol between crashChild and the child. */
 const ENV_FD = 'TIDELOG_CRASH_FD';
@@ -109,18 +110,6 @@ const OPTION_NAMES = [
   'seed',
   'timeoutMs',
 ] as const;
-
-/** mulberry32: the seeded PRNG of the random delay. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The delay `killAfterMs` asks for: a fixed number, or one drawn from [min, max] with `seed`. */
 export function pickDelay(killAfterMs: number | readonly [number, number], seed = 0): number {

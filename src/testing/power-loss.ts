@@ -27,6 +27,7 @@ import { join, resolve } from 'node:path';
 import { describe } from '../config.js';
 import { InvalidArgumentError, InvalidStateError, LogLockedError } from '../errors.js';
 import { type HeadState, readHead } from '../head.js';
+import { mulberry32 } from './random.js';
 
 export { type HeadState, readHead };
 
@@ -97,16 +98,6 @@ export interface PowerLossReport {
   bytesDropped: number;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function segmentFile(base: number, suffix: string): string {
   return `${String(base).padStart(20, '0')}${suffix}`;
