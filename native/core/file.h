@@ -45,8 +45,10 @@ class File {
   // Writes `len` zero bytes at `offset`: real writes, not a hole or an
   // unwritten extent (see Segment's zero tail).
   Status WriteZeros(uint64_t offset, uint64_t len);
-  // Starts writing back [offset, offset+len) without waiting (sync_file_range
-  // on Linux, else nothing): a hint, so that a later fdatasync finds less to do.
+  // Starts writing back [offset, offset+len) (sync_file_range WRITE on Linux,
+  // else nothing): a hint, so that a later fdatasync finds less to do. Made by
+  // a background thread of the process, so the caller does not wait for the
+  // device's queue (the caller makes it itself only when that thread is far behind).
   void StartWriteback(uint64_t offset, uint64_t len);
   Status DataSync();
   Status Sync();
@@ -57,6 +59,9 @@ class File {
   std::string path_;
 };
 
+// Waits until every writeback request made so far (StartWriteback) is done and
+// its duplicate descriptor closed: a closed log then holds no descriptor.
+void DrainWriteback();
 // fsync a directory so that creates, renames and unlinks in it are durable.
 Status SyncDir(const std::string& dir);
 // Write `data` to dir/name atomically: temp file, fsync, rename, fsync dir.

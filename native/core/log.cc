@@ -806,6 +806,7 @@ Status Log::Close() {
   segments_.clear();
   head_.reset();
   lock_.reset();
+  DrainWriteback();
   return st;
 }
 
