@@ -130,6 +130,8 @@ const CASES = {
     params: (o) => ({ n: o.n, partitions: 8, compression: 'lz4', compressible: true }),
   },
   p3: { module: 'workloads/producer.js', fn: 'p3', params: (o) => ({ n: o.n3 }) },
+  'append.1x1000': { module: 'micro/append-size.js', fn: 'appendSize', params: (o) => ({ n: o.n, partitions: 1, perBatch: 1000 }) },
+  'append.8x125': { module: 'micro/append-size.js', fn: 'appendSize', params: (o) => ({ n: o.n, partitions: 8, perBatch: 125 }) },
 };
 
 const RAW_W1 = ['w1.appendSync', 'w1.append', 'w1.lz4.appendSync', 'w1.lz4.append'];
@@ -146,7 +148,7 @@ const WORKLOADS = {
   W6: ['w6'],
   W7: [],
   NAPI: ['napi'],
-  P1: ['p1.1.none', 'p1.8.none', 'p1.1.lz4', 'p1.8.lz4', ...RAW_W1],
+  P1: ['p1.1.none', 'p1.8.none', 'p1.1.lz4', 'p1.8.lz4', ...RAW_W1, 'append.1x1000', 'append.8x125'],
   P3: ['p3', 'w3'],
 };
 
@@ -364,6 +366,14 @@ function buildRows(opts, get, spread) {
     row('P1', label, k, 'recPerSec', 'rec/s', null, raw ? `raw log (best path) ${fmtValue(raw, 'rec/s')}` : 'raw W1 not run');
     if (raw) rows.push({ section: 'P1', label: `${label}: producer / raw`, case: k, value: v / raw, unit: '%', target: ['>=', 0.85], note: '', spread: null });
   }
+  for (const [k, label] of [
+    ['append.1x1000', 'pre-encoded batches appended: 1 log, 1,000 records/batch (1,000 calls)'],
+    ['append.8x125', 'pre-encoded batches appended: 8 logs, 125 records/batch (8,000 calls)'],
+  ]) {
+    if (!has(k)) continue;
+    const cpu = `CPU user ${metric(k, 'userMsPerMillion').toFixed(0)} ms + system ${metric(k, 'systemMsPerMillion').toFixed(0)} ms; ${metric(k, 'usPerCall').toFixed(1)} µs/call`;
+    row('P1', `${label}, per 1 M records`, k, 'secondsPerMillion', 's', null, cpu);
+  }
   if (has('p3')) {
     const raw = metric('w3', 'recPerSec');
     const v = metric('p3', 'recPerSec');
@@ -435,7 +445,7 @@ async function main() {
       if (res.ok) {
         results[k].runs.push(res.result);
         const m = res.result.metrics;
-        const main = m.recPerSec !== undefined ? fmtValue(m.recPerSec, 'rec/s') : m.opsPerSec !== undefined ? `${fmtValue(m.opsPerSec, 'ops/s')}, p99 ${m.p99us.toFixed(2)} µs` : `${m.nsPerCall.toFixed(1)} ns/call`;
+        const main = m.recPerSec !== undefined ? fmtValue(m.recPerSec, 'rec/s') : m.opsPerSec !== undefined ? `${fmtValue(m.opsPerSec, 'ops/s')}, p99 ${m.p99us.toFixed(2)} µs` : m.secondsPerMillion !== undefined ? `${fmtValue(m.secondsPerMillion, 's')} per 1 M records, ${m.usPerCall.toFixed(1)} µs/call` : `${m.nsPerCall.toFixed(1)} ns/call`;
         log(`run ${r + 1}/${opts.runs}  ${k.padEnd(18)} ${main}  [${secs} s in the child]`);
       } else {
         results[k].errors.push(res.error);
