@@ -154,9 +154,9 @@ export class Log {
   #forceCheckpoint = false;
   #waiters: Waiter[] = [];
   #timer: NodeJS.Timeout | null = null;
-  /** Durable appends of this turn, encoded back to back in #groupBuf, written by #writeGroup. */
+  /** Durable appends of this turn, encoded back to back by #groupEncoder, written by #writeGroup. */
   #group: GroupedAppend[] = [];
-  #groupBuf: Buffer = Buffer.alloc(0);
+  readonly #groupEncoder = new BatchEncoder(16 * 1024);
   #groupBytes = 0;
   #groupScheduled = false;
   readonly #groupLimit: number;
@@ -608,22 +608,30 @@ export class Log {
 
   /** One batch of `records`: a view of the encoder's buffer, valid until the next encode. */
   #encodeRecords(records: readonly ProducerRecord[] | ProducerRecord, compression: CompressionOption | undefined): Buffer {
-    let list: readonly ProducerRecord[];
-    if (Array.isArray(records)) list = records;
-    else if (records !== null && typeof records === 'object') {
-      this.#one[0] = records as ProducerRecord;
-      list = this.#one;
-    } else throw new InvalidArgumentError(`append takes a record or an array of records, got ${describe(records)}`);
-    // Encode options resolved once per log: no option parsing per append.
-    const codec = compression ?? this.options.compression;
-    if (codec !== 'none' && codec !== 'lz4') {
-      throw new InvalidArgumentError(`option compression must be 'none' or 'lz4', got ${describe(codec)}`);
-    }
+    const list = this.#recordList(records);
     try {
-      return this.#encoder.encodeResolved(list, codec === 'lz4' ? this.#encodeLz4 : this.#encodeNone);
+      return this.#encoder.encodeResolved(list, this.#encodeOptions(compression));
     } finally {
       this.#one[0] = undefined as unknown as ProducerRecord;
     }
+  }
+
+  /** append()'s records as an array: a single record goes into #one (the caller clears it). */
+  #recordList(records: readonly ProducerRecord[] | ProducerRecord): readonly ProducerRecord[] {
+    if (Array.isArray(records)) return records;
+    if (records !== null && typeof records === 'object') {
+      this.#one[0] = records as ProducerRecord;
+      return this.#one;
+    }
+    throw new InvalidArgumentError(`append takes a record or an array of records, got ${describe(records)}`);
+  }
+
+  /** Encode options resolved once per log: no option parsing per append. */
+  #encodeOptions(compression: CompressionOption | undefined): Readonly<ResolvedEncodeOptions> {
+    const codec = compression ?? this.options.compression;
+    if (codec === 'none') return this.#encodeNone;
+    if (codec === 'lz4') return this.#encodeLz4;
+    throw new InvalidArgumentError(`option compression must be 'none' or 'lz4', got ${describe(codec)}`);
   }
 
   /**
@@ -633,17 +641,21 @@ export class Log {
    */
   #appendGrouped(records: readonly ProducerRecord[] | ProducerRecord, compression?: CompressionOption): Promise<AppendResult> {
     this.#checkAppendable();
-    const batch = this.#encodeRecords(records, compression);
-    const size = batch.length;
-    if (this.#groupBytes > 0 && this.#groupBytes + size > this.#groupLimit) this.#writeGroup();
-    const start = this.#groupBytes;
-    const end = start + size;
-    if (end > this.#groupBuf.length) {
-      const next = Buffer.allocUnsafe(Math.max(end, 2 * this.#groupBuf.length, 16 * 1024));
-      this.#groupBuf.copy(next, 0, 0, start);
-      this.#groupBuf = next;
+    let start = this.#groupBytes;
+    let end: number;
+    try {
+      // Encoded in place, after the group's other batches.
+      end = this.#groupEncoder.encodeAt(this.#recordList(records), this.#encodeOptions(compression), start);
+    } finally {
+      this.#one[0] = undefined as unknown as ProducerRecord;
     }
-    this.#groupBuf.set(batch, start);
+    if (start > 0 && end > this.#groupLimit) {
+      // Too big a group: write the others, and start the next group with this batch.
+      this.#writeGroup();
+      this.#groupEncoder.buffer.copyWithin(0, start, end);
+      end -= start;
+      start = 0;
+    }
     this.#groupBytes = end;
     const count = Array.isArray(records) ? records.length : 1;
     const value: AppendResult = { baseOffset: -1, lastOffset: -1, logAppendTime: -1 };
@@ -673,7 +685,7 @@ export class Log {
     const bytes = this.#groupBytes;
     this.#group = [];
     this.#groupBytes = 0;
-    const buf = this.#groupBuf;
+    const buf = this.#groupEncoder.buffer;
     const flags = this.#recordsFlags();
     try {
       this.#writeGrouped(group, 0, group.length, buf.subarray(0, bytes), flags);

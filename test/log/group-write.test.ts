@@ -111,6 +111,16 @@ describe('durable appends of one turn', () => {
     expectRecords(again.readRecords(0), [0, 1, 2, 3, 4, 5].map((i) => modelOf(makeRecord(i), i)));
   });
 
+  it('a turn of appends larger than one group is written as several groups, in order', async () => {
+    const log = await openLog({ acks: 'durable' });
+    const n = 3000; // ~190 bytes each: over the 256 KiB a group holds
+    const recs = Array.from({ length: n }, (_, i) => ({ key: `k${i}`, value: Buffer.alloc(150, i & 0xff), timestamp: i }));
+    const results = await Promise.all(recs.map((r) => log.append(r)));
+    expect(results.map((r) => r.baseOffset)).toEqual(Array.from({ length: n }, (_, i) => i));
+    expect(log.durableOffset).toBe(n);
+    expectRecords(log.readRecords(0, { maxBytes: 1 << 30 }), recs.map((r, i) => modelOf(r, i)));
+  });
+
   it('a turn of appends larger than a segment still rolls: no segment is much over segmentBytes', async () => {
     const segmentBytes = 4096;
     const log = await openLog({ acks: 'durable', segmentBytes });
