@@ -10,6 +10,13 @@
  * waits, so every append of the same turn shares it; while a sync runs, appends
  * go on into the page cache and their waiters are served by the next sync.
  * fdatasync runs on a libuv worker, never on the event loop.
+ *
+ * Group write: `durable` appends (by append()) are encoded at once (bad input
+ * rejects that append alone) into a group buffer, and the group is written by
+ * one native append (one pwritev) at the end of the microtask queue, just
+ * before the sync that covers it. Nobody can see the difference: every other
+ * call that looks at the log or appends (#checkOpen, logEndOffset) writes the
+ * group first, and a durable append is acknowledged only after its sync.
  */
 import { resolve as resolvePath } from 'node:path';
 import {
@@ -22,7 +29,15 @@ import {
   rejectUnknownOptions,
   resolveLogOptions,
 } from './config.js';
-import { CorruptRecordError, InvalidArgumentError, InvalidStateError, LogClosedError, ReadOnlyError } from './errors.js';
+import {
+  BatchTooLargeError,
+  CorruptRecordError,
+  InvalidArgumentError,
+  InvalidBatchError,
+  InvalidStateError,
+  LogClosedError,
+  ReadOnlyError,
+} from './errors.js';
 import { AppendFlag, LookupResult, type NativeLog, type NativeRecoveryInfo, StateSlot, native } from './native.js';
 import { BatchEncoder, checkBatchCodecs, decodeBatch, decodeBatches, decodeRecordBody } from './record/index.js';
 import { decodeBatchFrom } from './record/decode.js';
@@ -97,12 +112,27 @@ interface ResolvedAppendBatches {
 const RESOLVED_APPEND_BATCHES = new WeakMap<object, ResolvedAppendBatches>();
 const READ_OPTIONS = ['maxBytes', 'maxRecords', 'isolation'] as const;
 const DEFAULT_MAX_BYTES = 1024 * 1024;
+const noop = (): void => undefined;
 
 interface Waiter {
   target: number;
-  resolve: () => void;
+  /** Called with `value` once every offset below `target` is durable. */
+  resolve: (value: never) => void;
   reject: (err: unknown) => void;
+  value: unknown;
 }
+
+/** A durable append encoded into the group buffer, not yet written (see the file comment). */
+interface GroupedAppend extends Waiter {
+  /** Its batch in the group buffer. */
+  start: number;
+  end: number;
+  records: number;
+  value: AppendResult;
+}
+
+/** A group is written before it grows past this many bytes (or segmentBytes / 8). */
+const MAX_GROUP_BYTES = 256 * 1024;
 
 export class Log {
   /** Absolute path of the partition directory. */
@@ -124,6 +154,18 @@ export class Log {
   #forceCheckpoint = false;
   #waiters: Waiter[] = [];
   #timer: NodeJS.Timeout | null = null;
+  /** Durable appends of this turn, encoded back to back by #groupEncoder, written by #writeGroup. */
+  #group: GroupedAppend[] = [];
+  readonly #groupEncoder = new BatchEncoder(16 * 1024);
+  #groupBytes = 0;
+  #groupScheduled = false;
+  readonly #groupLimit: number;
+  readonly #writeGroupTask = (): void => {
+    this.#groupScheduled = false;
+    this.#writeGroup();
+  };
+  /** append()'s one-element array for a single record (reused: nothing allocated per call). */
+  readonly #one: ProducerRecord[] = [];
 
   private constructor(dir: string, options: ResolvedLogOptions, handle: NativeLog, recovery: NativeRecoveryInfo) {
     this.dir = dir;
@@ -135,6 +177,7 @@ export class Log {
     const encode = { maxRecordBytes: options.maxMessageBytes, computeCrc: false } as const;
     this.#encodeNone = resolveEncodeOptions({ ...encode, compression: 'none' });
     this.#encodeLz4 = resolveEncodeOptions({ ...encode, compression: 'lz4' });
+    this.#groupLimit = Math.min(MAX_GROUP_BYTES, Math.floor(options.segmentBytes / 8));
     if (options.flushIntervalMs !== null && !options.readOnly) {
       this.#timer = setInterval(() => {
         if (this.#state[StateSlot.UnsyncedBytes] > 0) this.#requestSync();
@@ -175,6 +218,7 @@ export class Log {
   /** Offset the next record will get: every record below it is written (survives a process crash). */
   get logEndOffset(): number {
     this.#refreshIfReader();
+    if (this.#group.length > 0) this.#writeGroup();
     return this.#state[StateSlot.LogEndOffset];
   }
 
@@ -195,8 +239,8 @@ export class Log {
   append(records: readonly ProducerRecord[] | ProducerRecord, options?: AppendOptions): Promise<AppendResult> {
     try {
       const acks = this.#appendAcks(options);
-      const result = this.#appendRecords(records, options?.compression);
-      return acks === 'durable' ? this.#waitDurable(result.lastOffset + 1).then(() => result) : Promise.resolve(result);
+      if (acks === 'durable') return this.#appendGrouped(records, options?.compression);
+      return Promise.resolve(this.#appendRecords(records, options?.compression));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -228,7 +272,7 @@ export class Log {
       if (assign) flags |= AppendFlag.AssignOffsets;
       if (this.options.messageTimestampType === 'LogAppendTime') flags |= AppendFlag.LogAppendTime;
       const result = this.#nativeAppend(batches, flags);
-      return acks === 'durable' ? this.#waitDurable(result.lastOffset + 1).then(() => result) : Promise.resolve(result);
+      return acks === 'durable' ? this.#waitDurable(result.lastOffset + 1, result) : Promise.resolve(result);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -467,6 +511,8 @@ export class Log {
   /** Syncs everything, writes the clean-shutdown marker and releases the lock. Idempotent. */
   close(): Promise<void> {
     if (this.#closing) return this.#closing;
+    // Durable appends made before close() are written, and synced by the close.
+    if (this.#group.length > 0) this.#writeGroup();
     this.#closing = (async () => {
       if (this.#timer) clearInterval(this.#timer);
       this.#timer = null;
@@ -476,7 +522,7 @@ export class Log {
       // Close synced everything: every waiter is durable now.
       const waiters = this.#waiters;
       this.#waiters = [];
-      for (const w of waiters) w.resolve();
+      for (const w of waiters) w.resolve(w.value as never);
     })();
     return this.#closing;
   }
@@ -487,12 +533,20 @@ export class Log {
     if (this.options.readOnly && !this.#closed) this.#native.refresh();
   }
 
+  /** Throws when closed; writes the group first, so that every call that looks at the log (or appends otherwise) comes after it. */
   #checkOpen(): void {
     if (this.#closed || this.#closing) throw new LogClosedError(`log ${this.dir} is closed`);
+    if (this.#group.length > 0) this.#writeGroup();
   }
 
   #checkWritable(): void {
     this.#checkOpen();
+    this.#checkAppendable();
+  }
+
+  /** #checkWritable without writing the group (for appends that join it). */
+  #checkAppendable(): void {
+    if (this.#closed || this.#closing) throw new LogClosedError(`log ${this.dir} is closed`);
     if (this.options.readOnly) {
       throw new ReadOnlyError(`log ${this.dir} was opened read-only`);
     }
@@ -543,20 +597,129 @@ export class Log {
 
   #appendRecords(records: readonly ProducerRecord[] | ProducerRecord, compression?: CompressionOption): AppendResult {
     this.#checkWritable();
-    let list: readonly ProducerRecord[];
-    if (Array.isArray(records)) list = records;
-    else if (records !== null && typeof records === 'object') list = [records as ProducerRecord];
-    else throw new InvalidArgumentError(`append takes a record or an array of records, got ${describe(records)}`);
-    // Encode options resolved once per log: no option parsing per append.
-    const codec = compression ?? this.options.compression;
-    if (codec !== 'none' && codec !== 'lz4') {
-      throw new InvalidArgumentError(`option compression must be 'none' or 'lz4', got ${describe(codec)}`);
-    }
-    const lz4 = codec === 'lz4';
-    const batch = this.#encoder.encodeResolved(list, lz4 ? this.#encodeLz4 : this.#encodeNone);
+    return this.#nativeAppend(this.#encodeRecords(records, compression), this.#recordsFlags());
+  }
+
+  #recordsFlags(): number {
     let flags = AppendFlag.AssignOffsets | AppendFlag.ComputeCrc;
     if (this.options.messageTimestampType === 'LogAppendTime') flags |= AppendFlag.LogAppendTime;
-    return this.#nativeAppend(batch, flags);
+    return flags;
+  }
+
+  /** One batch of `records`: a view of the encoder's buffer, valid until the next encode. */
+  #encodeRecords(records: readonly ProducerRecord[] | ProducerRecord, compression: CompressionOption | undefined): Buffer {
+    const list = this.#recordList(records);
+    try {
+      return this.#encoder.encodeResolved(list, this.#encodeOptions(compression));
+    } finally {
+      this.#one[0] = undefined as unknown as ProducerRecord;
+    }
+  }
+
+  /** append()'s records as an array: a single record goes into #one (the caller clears it). */
+  #recordList(records: readonly ProducerRecord[] | ProducerRecord): readonly ProducerRecord[] {
+    if (Array.isArray(records)) return records;
+    if (records !== null && typeof records === 'object') {
+      this.#one[0] = records as ProducerRecord;
+      return this.#one;
+    }
+    throw new InvalidArgumentError(`append takes a record or an array of records, got ${describe(records)}`);
+  }
+
+  /** Encode options resolved once per log: no option parsing per append. */
+  #encodeOptions(compression: CompressionOption | undefined): Readonly<ResolvedEncodeOptions> {
+    const codec = compression ?? this.options.compression;
+    if (codec === 'none') return this.#encodeNone;
+    if (codec === 'lz4') return this.#encodeLz4;
+    throw new InvalidArgumentError(`option compression must be 'none' or 'lz4', got ${describe(codec)}`);
+  }
+
+  /**
+   * A durable append joins the group (see the file comment): encoded now (bad
+   * input throws here and nothing joins), written by #writeGroup at the end of
+   * the microtask queue, resolved by the sync after that.
+   */
+  #appendGrouped(records: readonly ProducerRecord[] | ProducerRecord, compression?: CompressionOption): Promise<AppendResult> {
+    this.#checkAppendable();
+    let start = this.#groupBytes;
+    let end: number;
+    try {
+      // Encoded in place, after the group's other batches.
+      end = this.#groupEncoder.encodeAt(this.#recordList(records), this.#encodeOptions(compression), start);
+    } finally {
+      this.#one[0] = undefined as unknown as ProducerRecord;
+    }
+    if (start > 0 && end > this.#groupLimit) {
+      // Too big a group: write the others, and start the next group with this batch.
+      this.#writeGroup();
+      this.#groupEncoder.buffer.copyWithin(0, start, end);
+      end -= start;
+      start = 0;
+    }
+    this.#groupBytes = end;
+    const count = Array.isArray(records) ? records.length : 1;
+    const value: AppendResult = { baseOffset: -1, lastOffset: -1, logAppendTime: -1 };
+    const g: GroupedAppend = { target: 0, resolve: noop, reject: noop, value, start, end, records: count };
+    const promise = new Promise<AppendResult>((resolve, reject) => {
+      g.resolve = resolve as (value: never) => void;
+      g.reject = reject;
+    });
+    this.#group.push(g);
+    if (!this.#groupScheduled) {
+      this.#groupScheduled = true;
+      queueMicrotask(this.#writeGroupTask);
+    }
+    return promise;
+  }
+
+  /**
+   * Writes the group with one native append and hands its appends to the
+   * next sync. Never throws: a failure rejects the group's appends. When the
+   * native append refuses one batch (InvalidBatchError, BatchTooLargeError:
+   * found before anything is written), each batch is appended on its own, so
+   * only the bad one fails, as it would have alone.
+   */
+  #writeGroup(): void {
+    const group = this.#group;
+    if (group.length === 0) return;
+    const bytes = this.#groupBytes;
+    this.#group = [];
+    this.#groupBytes = 0;
+    const buf = this.#groupEncoder.buffer;
+    const flags = this.#recordsFlags();
+    try {
+      this.#writeGrouped(group, 0, group.length, buf.subarray(0, bytes), flags);
+    } catch (err) {
+      if (group.length > 1 && (err instanceof InvalidBatchError || err instanceof BatchTooLargeError)) {
+        for (let i = 0; i < group.length; i++) {
+          const g = group[i];
+          try {
+            this.#writeGrouped(group, i, i + 1, buf.subarray(g.start, g.end), flags);
+          } catch (e) {
+            g.reject(e);
+          }
+        }
+      } else {
+        for (const g of group) g.reject(err);
+      }
+    }
+  }
+
+  /** Appends the batches of group[from, to) (`bytes`), fills in their results and queues them for the next sync. */
+  #writeGrouped(group: GroupedAppend[], from: number, to: number, bytes: Buffer, flags: number): void {
+    let offset = this.#native.append(bytes, flags);
+    const time = this.#state[StateSlot.Aux2];
+    for (let i = from; i < to; i++) {
+      const g = group[i];
+      g.value.baseOffset = offset;
+      offset += g.records;
+      g.value.lastOffset = offset - 1;
+      g.value.logAppendTime = time;
+      g.target = offset;
+      this.#waiters.push(g);
+    }
+    // Every append of the group waits for a sync (this covers flushBytes too).
+    this.#requestSync();
   }
 
   #nativeAppend(batch: Uint8Array, flags: number): AppendResult {
@@ -593,10 +756,11 @@ export class Log {
     return { maxBytes, maxRecords, isolation: isolation as Isolation, upper };
   }
 
-  #waitDurable(target: number): Promise<void> {
-    if (this.#state[StateSlot.DurableOffset] >= target) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      this.#waiters.push({ target, resolve, reject });
+  /** Resolves to `value` once every offset below `target` is durable. */
+  #waitDurable<T = void>(target: number, value?: T): Promise<T> {
+    if (this.#state[StateSlot.DurableOffset] >= target) return Promise.resolve(value as T);
+    return new Promise<T>((resolve, reject) => {
+      this.#waiters.push({ target, resolve: resolve as (value: never) => void, reject, value });
       this.#requestSync();
     });
   }
@@ -629,7 +793,7 @@ export class Log {
     const still: Waiter[] = [];
     for (const w of this.#waiters) {
       if (failure !== null) w.reject(failure);
-      else if (w.target <= durable) w.resolve();
+      else if (w.target <= durable) w.resolve(w.value as never);
       else still.push(w);
     }
     this.#waiters = still;

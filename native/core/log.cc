@@ -448,26 +448,27 @@ Status Log::Append(const uint8_t* data, size_t length, int flags, AppendResult* 
   while (pos < length) {
     PlacedBatch b;
     BatchCheck c = CheckBatch(data + pos, length - pos, flags & kVerifyCrc, 0, &b.header);
-    std::string where = "batch " + std::to_string(placed_.size()) + " at byte " + std::to_string(pos);
-    if (c != BatchCheck::kOk) return Status(Code::kInvalidBatch, where + ": " + BatchCheckName(c));
+    // Built only for an error: a log's group write passes dozens of batches per call.
+    auto where = [&] { return "batch " + std::to_string(placed_.size()) + " at byte " + std::to_string(pos); };
+    if (c != BatchCheck::kOk) return Status(Code::kInvalidBatch, where() + ": " + BatchCheckName(c));
     BatchHeader& h = b.header;
     if (h.total_size() > options_.max_message_bytes) {
-      return Status(Code::kBatchTooLarge, where + " is " + std::to_string(h.total_size()) +
+      return Status(Code::kBatchTooLarge, where() + " is " + std::to_string(h.total_size()) +
                                               " bytes, more than maxMessageBytes (" +
                                               std::to_string(options_.max_message_bytes) + ")");
     }
-    if (h.records_count == 0) return Status(Code::kInvalidBatch, where + " holds no records");
+    if (h.records_count == 0) return Status(Code::kInvalidBatch, where() + " holds no records");
     if ((flags & kValidateRecords) && h.compression() == kCompressionNone) {
       TL_RETURN_IF_ERROR(CheckRecords(data + pos, h, assign));
     }
     if (assign) {
       if (h.last_offset_delta != h.records_count - 1) {
-        return Status(Code::kInvalidBatch, where + ": lastOffsetDelta " + std::to_string(h.last_offset_delta) +
+        return Status(Code::kInvalidBatch, where() + ": lastOffsetDelta " + std::to_string(h.last_offset_delta) +
                                                " does not match its " + std::to_string(h.records_count) + " records");
       }
       h.base_offset = next;
     } else if (h.base_offset < next) {
-      return Status(Code::kInvalidBatch, where + ": offsets out of order: base offset " +
+      return Status(Code::kInvalidBatch, where() + ": offsets out of order: base offset " +
                                              std::to_string(h.base_offset) + " is below the log end offset " +
                                              std::to_string(next));
     }

@@ -161,9 +161,9 @@ export function resolveEncodeOptions(options: EncodeOptions | undefined): Readon
   });
 }
 
-/** Writes the header of a batch of `count` records measured by `m`, and its CRC when asked. */
-function writeHeader(buf: Buffer, end: number, count: number, m: RecordsMeasure, o: Readonly<ResolvedEncodeOptions>): void {
-  writeBatchHeader(buf, 0, end, {
+/** Writes the header of the batch buf[start, end) of `count` records measured by `m`, and its CRC when asked. */
+function writeHeader(buf: Buffer, start: number, end: number, count: number, m: RecordsMeasure, o: Readonly<ResolvedEncodeOptions>): void {
+  writeBatchHeader(buf, start, end, {
     baseOffset: o.baseOffset,
     partitionLeaderEpoch: o.partitionLeaderEpoch,
     attributes: o.attributes,
@@ -174,7 +174,7 @@ function writeHeader(buf: Buffer, end: number, count: number, m: RecordsMeasure,
     producerEpoch: o.producerEpoch,
     baseSequence: o.baseSequence,
   });
-  if (o.computeCrc) buf.writeUInt32BE(native.crc32c(buf.subarray(ATTRIBUTES_OFFSET, end)), CRC_OFFSET);
+  if (o.computeCrc) buf.writeUInt32BE(native.crc32c(buf.subarray(start + ATTRIBUTES_OFFSET, end)), start + CRC_OFFSET);
 }
 
 function recordsChanged(): InvalidArgumentError {
@@ -239,32 +239,49 @@ export class BatchEncoder {
 
   /** encode() with options resolved beforehand by resolveEncodeOptions (the log's hot path: no option parsing per batch). */
   encodeResolved(records: readonly ProducerRecord[], o: Readonly<ResolvedEncodeOptions>): Buffer {
+    const end = this.encodeAt(records, o, 0);
+    return this.#buf.subarray(0, end); // after encodeAt: it may have replaced the buffer
+  }
+
+  /**
+   * Encodes `records` as one batch at byte `at` of this encoder's buffer
+   * (`buffer`), keeping the bytes before it: batches built back to back, as a
+   * log's group of durable appends is. Returns the batch's end. On a throw
+   * nothing after `at` counts. No view is made (the log's hot path).
+   */
+  encodeAt(records: readonly ProducerRecord[], o: Readonly<ResolvedEncodeOptions>, at: number): number {
     if (this.#busy) throw new InvalidArgumentError('BatchEncoder: encode() called again while it was encoding');
     this.#busy = true;
     try {
-      return this.#encode(records, o);
+      return this.#encode(records, o, at);
     } finally {
       this.#m.release();
       this.#busy = false;
     }
   }
 
-  #encode(records: readonly ProducerRecord[], o: Readonly<ResolvedEncodeOptions>): Buffer {
+  /** The buffer encodeAt writes into (replaced when it grows). */
+  get buffer(): Buffer {
+    return this.#buf;
+  }
+
+  #encode(records: readonly ProducerRecord[], o: Readonly<ResolvedEncodeOptions>, at: number): number {
     const m = this.#m;
     measureRecords(m, records, o.measure);
     checkBatchSize(m);
-    let buf = this.#reserve(HEADER_SIZE + m.recordsBytes, 0);
-    let end = writeRecords(buf, HEADER_SIZE, m, null, 0, m.count, 0, m.baseTimestamp, false);
-    if (end !== HEADER_SIZE + m.recordsBytes) throw recordsChanged();
+    const body = at + HEADER_SIZE;
+    let buf = this.#reserve(body + m.recordsBytes, at);
+    let end = writeRecords(buf, body, m, null, 0, m.count, 0, m.baseTimestamp, false);
+    if (end !== body + m.recordsBytes) throw recordsChanged();
     if (o.lz4) {
-      const frame = compressRecords(buf.subarray(HEADER_SIZE, end));
+      const frame = compressRecords(buf.subarray(body, end));
       checkFrameSize(frame.length, m.count);
-      buf = this.#reserve(HEADER_SIZE + frame.length, 0);
-      frame.copy(buf, HEADER_SIZE);
-      end = HEADER_SIZE + frame.length;
+      buf = this.#reserve(body + frame.length, at);
+      frame.copy(buf, body);
+      end = body + frame.length;
     }
-    writeHeader(buf, end, m.count, m, o);
-    return buf.subarray(0, end);
+    writeHeader(buf, at, end, m.count, m, o);
+    return end;
   }
 }
 
@@ -294,6 +311,6 @@ function encodeFresh(records: readonly ProducerRecord[], o: Readonly<ResolvedEnc
     frame.copy(buf, HEADER_SIZE);
     end = buf.length;
   }
-  writeHeader(buf, end, shared.count, shared, o);
+  writeHeader(buf, 0, end, shared.count, shared, o);
   return buf;
 }

@@ -15,6 +15,7 @@ import {
   verifyBatchCrc,
 } from '../../src/record/index.js';
 import type { Bytes, LogRecord, ProducerRecord } from '../../src/record/types.js';
+import { resolveEncodeOptions } from '../../src/record/encode.js';
 import { readVarint, varintCursor } from '../../src/record/varint.js';
 
 const NOW = 1_700_000_000_000;
@@ -126,6 +127,25 @@ describe('round trip', () => {
         expect(view.toString('hex')).toBe(encodeBatch(records, options).toString('hex'));
       }),
       { numRuns: 200 },
+    );
+  });
+
+  it('BatchEncoder.encodeAt builds batches back to back, each as encodeBatch makes it (the buffer grown, earlier batches kept)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(recordsArb, compressionArb), { minLength: 1, maxLength: 6 }), (batches) => {
+        const enc = new BatchEncoder(64);
+        const want: Buffer[] = [];
+        let at = 0;
+        for (const [records, compression] of batches) {
+          const options = { compression, now: NOW, computeCrc: false };
+          const end = enc.encodeAt(records, resolveEncodeOptions(options), at);
+          want.push(encodeBatch(records, options));
+          expect(end - at).toBe(want[want.length - 1].length);
+          at = end;
+        }
+        expect(enc.buffer.subarray(0, at).toString('hex')).toBe(Buffer.concat(want).toString('hex'));
+      }),
+      { numRuns: 100 },
     );
   });
 
