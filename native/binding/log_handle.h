@@ -3,8 +3,9 @@
 // Hot calls (append, read, getRecord, offsetForTimestamp) return numbers or a
 // Buffer; the log's offsets are mirrored into `state`, a Float64Array the handle
 // owns, after every call that can change them, so reading logEndOffset from JS
-// costs no native call. Records fetched one at a time are copied into `scratch`,
-// a Buffer set up once per handle.
+// costs no native call. Records fetched one at a time (getRecord) without
+// headers have key and value copied into the record arena JS sets
+// (setRecordArena); others are copied into `scratch`, a Buffer set up once per handle.
 //
 // Zero-copy reads: read() returns a Buffer that points into the segment's
 // mapping and holds a reference to it; the mapping is unmapped only after every

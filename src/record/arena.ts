@@ -15,7 +15,7 @@
  * pool of Buffer.allocUnsafe, a retained view keeps its arena alive).
  */
 import type { NativeLog } from '../native.js';
-import { NO_HEADERS } from './decode.js';
+import { BufferView, NO_HEADERS } from './decode.js';
 import type { LogRecord } from './types.js';
 
 /** Bytes of one arena: Buffer.poolSize, what one retained view of it may keep alive. */
@@ -25,28 +25,6 @@ export const REFILL_BELOW = 1024;
 
 /** Slots of the Float64Array getRecord fills; native/binding/log_handle.cc (RecordOutSlot) names the same. */
 export const RecordOut = { Offset: 0, Timestamp: 1, KeyLength: 2, ValueLength: 3, Position: 4, Slots: 5 } as const;
-
-type BufferView = new (buffer: ArrayBuffer, byteOffset: number, length: number) => Buffer;
-
-/**
- * Node's own Buffer view class (Buffer[Symbol.species], what subarray uses):
- * `new` of it costs about half of Buffer.from(arrayBuffer, offset, length),
- * which checks its arguments. Checked once; Buffer.from otherwise.
- */
-const View: BufferView = (() => {
-  const species = (Buffer as unknown as Record<symbol, unknown>)[Symbol.species];
-  if (typeof species === 'function') {
-    try {
-      const probe = new (species as BufferView)(new ArrayBuffer(2), 1, 1);
-      if (Buffer.isBuffer(probe) && probe.byteOffset === 1 && probe.length === 1) return species as BufferView;
-    } catch {
-      // not a constructor of views: use Buffer.from
-    }
-  }
-  return function view(buffer: ArrayBuffer, byteOffset: number, length: number) {
-    return Buffer.from(buffer, byteOffset, length);
-  } as unknown as BufferView;
-})();
 
 export class RecordArena {
   readonly #native: NativeLog;
@@ -65,9 +43,9 @@ export class RecordArena {
     const vl = out[RecordOut.ValueLength];
     const pos = out[RecordOut.Position];
     const buffer = this.#buffer;
-    const key = kl > 0 ? new View(buffer, pos, kl) : kl === 0 ? Buffer.alloc(0) : null;
+    const key = kl > 0 ? new BufferView(buffer, pos, kl) : kl === 0 ? Buffer.alloc(0) : null;
     const valuePos = kl > 0 ? pos + kl : pos;
-    const value = vl > 0 ? new View(buffer, valuePos, vl) : vl === 0 ? Buffer.alloc(0) : null;
+    const value = vl > 0 ? new BufferView(buffer, valuePos, vl) : vl === 0 ? Buffer.alloc(0) : null;
     if (ARENA_BYTES - (valuePos + (vl > 0 ? vl : 0)) < REFILL_BELOW) this.#buffer = this.#refill();
     return { offset: out[RecordOut.Offset], timestamp: out[RecordOut.Timestamp], key, value, headers: NO_HEADERS };
   }

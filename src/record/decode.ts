@@ -60,7 +60,7 @@ import { readVarint, readVarlong, varintCursor } from './varint.js';
 type ViewConstructor = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => Buffer;
 
 /** Node's FastBuffer, or a slower equivalent should a Node version not expose it. */
-const BufferView: ViewConstructor = (() => {
+export const BufferView: ViewConstructor = (() => {
   const species = (Buffer as unknown as { [Symbol.species]?: ViewConstructor })[Symbol.species];
   try {
     if (typeof species === 'function' && Buffer.isBuffer(new species(new ArrayBuffer(2), 1, 1))) return species;
