@@ -41,6 +41,7 @@ import {
 import { AppendFlag, LookupResult, type NativeLog, type NativeRecoveryInfo, StateSlot, native } from './native.js';
 import { BatchEncoder, checkBatchCodecs, decodeBatch, decodeBatches, decodeRecordBody } from './record/index.js';
 import { decodeBatchFrom } from './record/decode.js';
+import { RecordArena } from './record/arena.js';
 import { type ResolvedEncodeOptions, resolveEncodeOptions } from './record/encode.js';
 import type { LogRecord, ProducerRecord } from './record/types.js';
 
@@ -144,6 +145,7 @@ export class Log {
   readonly #native: NativeLog;
   readonly #state: Float64Array;
   readonly #encoder = new BatchEncoder(64 * 1024);
+  readonly #arena: RecordArena;
   readonly #encodeNone: Readonly<ResolvedEncodeOptions>;
   readonly #encodeLz4: Readonly<ResolvedEncodeOptions>;
   #closed = false;
@@ -172,6 +174,7 @@ export class Log {
     this.options = options;
     this.#native = handle;
     this.#state = handle.state;
+    this.#arena = new RecordArena(handle);
     this.recovery = Object.freeze({ ...recovery });
     // The CRC is left to the native append (AppendFlag.ComputeCrc), in the same call.
     const encode = { maxRecordBytes: options.maxMessageBytes, computeCrc: false } as const;
@@ -438,6 +441,7 @@ export class Log {
     this.#checkOffset(offset, 'get');
     this.#checkOpen();
     const n = this.#native.getRecord(offset);
+    if (n === LookupResult.InArena) return this.#arena.take();
     if (n >= 0) return decodeRecordBody(this.#native.scratch, n);
     if (n === LookupResult.None) return null;
     const batch = this.#native.batchAt(offset);

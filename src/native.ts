@@ -59,7 +59,7 @@ export const StateSlot = {
 } as const;
 
 /** Results below zero of getRecord / offsetForTimestamp. */
-export const LookupResult = { None: -1, Compressed: -2, TooLargeForScratch: -3 } as const;
+export const LookupResult = { None: -1, Compressed: -2, TooLargeForScratch: -3, InArena: -4 } as const;
 
 export interface NativeLog {
   /** The log's offsets, refreshed by every call that changes them (see StateSlot). */
@@ -72,8 +72,13 @@ export interface NativeLog {
   read(offset: number, maxBytes: number, upper: number): Buffer | null;
   /** The batch holding `offset`, zero-copy, or null. */
   batchAt(offset: number): Buffer | null;
-  /** >= 0: body length of the record at `offset`, in scratch; else a LookupResult. */
+  /**
+   * >= 0: body length of the record at `offset`, in scratch; InArena: its key
+   * and value were copied into the record arena (src/record/arena.ts); else a LookupResult.
+   */
   getRecord(offset: number): number;
+  /** Where getRecord puts records without headers from now on: key and value bytes, and the other fields (RecordOut slots). */
+  setRecordArena(arena: Uint8Array, out: Float64Array): void;
   /** >= 0: first offset with timestamp >= ts; else a LookupResult. */
   offsetForTimestamp(ts: number): number;
   /** The first batch with maxTimestamp >= ts, zero-copy, or null. */

@@ -26,6 +26,51 @@ enum StateSlot {
 constexpr double kNone = -1;
 constexpr double kCompressed = -2;
 constexpr double kTooLargeForScratch = -3;
+constexpr double kInArena = -4;  // getRecord: key and value copied into the record arena, the rest in record_out_
+
+// Slots of getRecord's record_out_ (kInArena); src/record/arena.ts names the same indexes.
+enum RecordOutSlot {
+  kOutOffset = 0,
+  kOutTimestamp = 1,
+  kOutKeyLength = 2,    // -1: null key
+  kOutValueLength = 3,  // -1: null value
+  kOutPosition = 4,     // the key's position in the arena; the value follows it
+  kRecordOutSlots = 5,
+};
+
+// A record body without headers, every field checked as decodeRecordBody
+// (src/record/decode.ts) checks it. false: headers, or malformed: the caller
+// hands the body to that decoder, which decodes headers and names the damage.
+struct PlainRecord {
+  int64_t timestamp_delta;
+  int32_t offset_delta;
+  const uint8_t* key;
+  int32_t key_length;
+  const uint8_t* value;
+  int32_t value_length;
+};
+bool ParsePlainRecord(const uint8_t* body, size_t length, PlainRecord* r) {
+  const uint8_t* end = body + length;
+  const uint8_t* p = body + 1;  // after the attributes byte
+  size_t n;
+  int32_t headers;
+  if ((n = ReadVarlong(p, end, &r->timestamp_delta)) == 0) return false;
+  p += n;
+  if ((n = ReadVarint(p, end, &r->offset_delta)) == 0) return false;
+  p += n;
+  if ((n = ReadVarint(p, end, &r->key_length)) == 0 || r->key_length < -1 || r->key_length > end - (p + n)) return false;
+  p += n;
+  r->key = p;
+  if (r->key_length > 0) p += r->key_length;
+  if ((n = ReadVarint(p, end, &r->value_length)) == 0 || r->value_length < -1 || r->value_length > end - (p + n)) {
+    return false;
+  }
+  p += n;
+  r->value = p;
+  if (r->value_length > 0) p += r->value_length;
+  if ((n = ReadVarint(p, end, &headers)) == 0 || headers != 0) return false;
+  return p + n == end;
+}
 
 constexpr size_t kScratchBytes = 64 * 1024 + format::kHeaderSize;
 
@@ -152,6 +197,7 @@ Napi::Function LogHandle::Init(Napi::Env env) {
                          InstanceMethod<&LogHandle::Read>("read"),
                          InstanceMethod<&LogHandle::BatchAt>("batchAt"),
                          InstanceMethod<&LogHandle::GetRecord>("getRecord"),
+                         InstanceMethod<&LogHandle::SetRecordArena>("setRecordArena"),
                          InstanceMethod<&LogHandle::OffsetForTimestamp>("offsetForTimestamp"),
                          InstanceMethod<&LogHandle::BatchForTimestamp>("batchForTimestamp"),
                          InstanceMethod<&LogHandle::Sync>("sync"),
@@ -296,7 +342,9 @@ Napi::Value LogHandle::GetRecord(const Napi::CallbackInfo& info) {
   if (!CheckOpen(env)) return env.Undefined();
   int64_t offset;
   if (info.Length() < 1 || !GetInt64(info[0], &offset)) return ThrowInvalid(env, "getRecord(offset) takes an integer");
+  const size_t arena_start = arena_used_;
   return Consistent(env, [&](Napi::Value* out) {
+    arena_used_ = arena_start;  // a retry (read-only log) writes over what the attempt before it copied
     PlacedBatch b;
     ReadResult r;
     Status st = log_->Refresh();
@@ -314,6 +362,28 @@ Napi::Value LogHandle::GetRecord(const Napi::CallbackInfo& info) {
     bool found;
     st = log_->FindRecord(b, offset, &rec, &found);
     if (!st.ok() || !found) return st;
+    PlainRecord pr;
+    if (arena_ != nullptr && ParsePlainRecord(rec.data, rec.length, &pr)) {
+      size_t kl = pr.key_length > 0 ? static_cast<size_t>(pr.key_length) : 0;
+      size_t vl = pr.value_length > 0 ? static_cast<size_t>(pr.value_length) : 0;
+      if (kl + vl <= arena_size_ - arena_used_) {
+        uint8_t* dst = arena_ + arena_used_;
+        std::memcpy(dst, pr.key, kl);
+        std::memcpy(dst + kl, pr.value, vl);
+        record_out_[kOutOffset] = static_cast<double>(b.header.base_offset) + pr.offset_delta;
+        // The same sums, in doubles, as decodeRecordBody's.
+        record_out_[kOutTimestamp] = (b.header.attributes & format::kTimestampTypeMask)
+                                         ? static_cast<double>(b.header.max_timestamp)
+                                         : static_cast<double>(b.header.base_timestamp) +
+                                               static_cast<double>(pr.timestamp_delta);
+        record_out_[kOutKeyLength] = pr.key_length;
+        record_out_[kOutValueLength] = pr.value_length;
+        record_out_[kOutPosition] = static_cast<double>(arena_used_);
+        arena_used_ += kl + vl;
+        *out = Napi::Number::New(env, kInArena);
+        return st;
+      }
+    }
     if (rec.length + format::kHeaderSize > scratch_size_) {
       *out = Napi::Number::New(env, kTooLargeForScratch);
       return st;
@@ -323,6 +393,25 @@ Napi::Value LogHandle::GetRecord(const Napi::CallbackInfo& info) {
     *out = Napi::Number::New(env, static_cast<double>(rec.length));
     return st;
   });
+}
+
+Napi::Value LogHandle::SetRecordArena(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsTypedArray() || !info[1].IsTypedArray() ||
+      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+      info[1].As<Napi::Float64Array>().ElementLength() < kRecordOutSlots) {
+    return ThrowInvalid(env, "setRecordArena(arena: Uint8Array, out: Float64Array of 5)");
+  }
+  Napi::Uint8Array arena = info[0].As<Napi::Uint8Array>();
+  Napi::Float64Array out = info[1].As<Napi::Float64Array>();
+  arena_ref_ = Napi::Persistent(arena);
+  arena_ = arena.Data();
+  arena_size_ = arena.ByteLength();
+  arena_used_ = 0;
+  out_ref_ = Napi::Persistent(out);
+  record_out_ = out.Data();
+  return env.Undefined();
 }
 
 Napi::Value LogHandle::OffsetForTimestamp(const Napi::CallbackInfo& info) {

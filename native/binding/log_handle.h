@@ -3,8 +3,9 @@
 // Hot calls (append, read, getRecord, offsetForTimestamp) return numbers or a
 // Buffer; the log's offsets are mirrored into `state`, a Float64Array the handle
 // owns, after every call that can change them, so reading logEndOffset from JS
-// costs no native call. Records fetched one at a time are copied into `scratch`,
-// a Buffer set up once per handle.
+// costs no native call. Records fetched one at a time (getRecord) without
+// headers have key and value copied into the record arena JS sets
+// (setRecordArena); others are copied into `scratch`, a Buffer set up once per handle.
 //
 // Zero-copy reads: read() returns a Buffer that points into the segment's
 // mapping and holds a reference to it; the mapping is unmapped only after every
@@ -36,6 +37,7 @@ class LogHandle : public Napi::ObjectWrap<LogHandle> {
   Napi::Value Read(const Napi::CallbackInfo& info);
   Napi::Value BatchAt(const Napi::CallbackInfo& info);
   Napi::Value GetRecord(const Napi::CallbackInfo& info);
+  Napi::Value SetRecordArena(const Napi::CallbackInfo& info);
   Napi::Value OffsetForTimestamp(const Napi::CallbackInfo& info);
   Napi::Value BatchForTimestamp(const Napi::CallbackInfo& info);
   Napi::Value Sync(const Napi::CallbackInfo& info);
@@ -56,6 +58,17 @@ class LogHandle : public Napi::ObjectWrap<LogHandle> {
   Napi::Reference<Napi::Buffer<uint8_t>> scratch_ref_;
   uint8_t* scratch_ = nullptr;
   size_t scratch_size_ = 0;
+  // getRecord's record arena (setRecordArena): key and value bytes of records
+  // without headers are copied to arena_[arena_used_..], and JS hands out views
+  // of them. JS never gives back a region: when the arena fills it sets a new
+  // one, and the old one lives as long as a view of it does. The record's other
+  // fields go to record_out_ (RecordOutSlot).
+  Napi::Reference<Napi::Uint8Array> arena_ref_;
+  uint8_t* arena_ = nullptr;
+  size_t arena_size_ = 0;
+  size_t arena_used_ = 0;
+  Napi::Reference<Napi::Float64Array> out_ref_;
+  double* record_out_ = nullptr;
 };
 
 // Opens a log on a worker thread (recovery may read a long tail) and resolves
