@@ -69,7 +69,8 @@ export class SendOp {
   readonly results: RecordMetadata[];
   readonly acks: Acks;
   readonly single: boolean;
-  readonly now: number;
+  /** When a send waits (for buffer space, a topic): its time, the timestamp of its records without one. */
+  now = -1;
   remaining: number;
   settled = false;
   resolve!: (v: RecordMetadata | RecordMetadata[]) => void;
@@ -79,12 +80,11 @@ export class SendOp {
   #finished: Promise<void> | null = null;
   #resolveFinished: (() => void) | null = null;
 
-  constructor(count: number, acks: Acks, single: boolean, now: number) {
+  constructor(count: number, acks: Acks, single: boolean) {
     this.results = new Array(count);
     this.remaining = count;
     this.acks = acks;
     this.single = single;
-    this.now = now;
     this.promise = new Promise((res, rej) => {
       this.resolve = res;
       this.reject = rej;

@@ -91,6 +91,10 @@ export class Producer {
   #pumping = false;
   /** Where the records of the send being accepted go (reused). */
   readonly #targets: SendTargets = newTargets();
+  /** send()'s one-element array for a single record, and its measure options (reused: a send of one record allocates neither). */
+  readonly #one: SendRecord[] = [undefined as unknown as SendRecord];
+  readonly #measureOne: MeasureOptions = measureOptions(-1, true);
+  readonly #measureMany: MeasureOptions = measureOptions(-1, false);
   /** send() is running (a record's getter may call it again). */
   #inSend = false;
 
@@ -132,8 +136,9 @@ export class Producer {
       if (this.#closing) throw new ProducerClosedError('send after close(): the producer is closed');
       if (this.#sender.fatal) throw this.#sender.fatal;
       const single = !Array.isArray(input);
-      const records = (single ? [input] : input) as readonly SendRecord[];
-      if (!single && records.length === 0) throw new InvalidArgumentError('send takes a record or a non-empty array of records');
+      if (!single && (input as readonly SendRecord[]).length === 0) {
+        throw new InvalidArgumentError('send takes a record or a non-empty array of records');
+      }
       let acks = this.options.acks;
       let expectedOffset = -1;
       if (options !== undefined) {
@@ -153,11 +158,19 @@ export class Producer {
       const nested = this.#inSend;
       const m = nested ? new RecordsMeasure() : this.#measure;
       const t = nested ? newTargets() : this.#targets;
+      // One record: in the producer's one-element array (nothing allocated), unless nested.
+      let records: readonly SendRecord[];
+      if (!single) records = input as readonly SendRecord[];
+      else if (nested) records = [input as SendRecord];
+      else {
+        this.#one[0] = input as SendRecord;
+        records = this.#one;
+      }
       this.#inSend = true;
       try {
         const needsTopic = this.#checkTargets(records, single, t);
-        const now = Date.now();
-        measureRecords(m, records, measureOptions(now, single));
+        // Date.now() only if a record has no timestamp (measureRecords asks for it then).
+        measureRecords(m, records, nested ? measureOptions(-1, single) : single ? this.#measureOne : this.#measureMany);
         const bytes = estimateAll(m);
         if (expectedOffset >= 0) {
           if (acks === 'none') throw new InvalidArgumentError("a send with expectedOffset needs acks 'written' or 'durable' to learn whether it conflicted");
@@ -170,17 +183,20 @@ export class Producer {
         if (bytes > this.options.bufferBytes) {
           throw new RecordTooLargeError(`send of ${bytes} bytes (estimated) can never fit in the producer's bufferBytes (${this.options.bufferBytes})`);
         }
-        const op = new SendOp(records.length, acks, single, now);
-        const pending: Pending = { op, records, bytes, expectedOffset, timer: null };
+        const op = new SendOp(records.length, acks, single);
         if (!needsTopic && this.#waiting.length === 0 && this.#buffered + bytes <= this.options.bufferBytes) {
-          this.#accept(pending, m, t);
+          this.#accept(op, records, expectedOffset, m, t);
         } else {
-          m.release(); // measured again when accepted
-          this.#wait(pending);
+          m.release(); // measured again when accepted, with the time of this send for records without one
+          op.now = Date.now();
+          this.#wait({ op, records: records === this.#one ? [input as SendRecord] : records, bytes, expectedOffset, timer: null });
         }
         return op.promise;
       } finally {
-        if (!nested) this.#inSend = false;
+        if (!nested) {
+          this.#inSend = false;
+          this.#one[0] = undefined as unknown as SendRecord;
+        }
         m.release();
       }
     } catch (err) {
@@ -344,7 +360,7 @@ export class Producer {
             throw new UnknownTopicError(missing.topic, `topic ${describe(missing.topic)} does not exist`);
           }
           measureRecords(m, p.records, measureOptions(p.op.now, p.op.single));
-          this.#accept(p, m, t);
+          this.#accept(p.op, p.records, p.expectedOffset, m, t);
         } catch (err) {
           this.#fail(p.op, err);
         } finally {
@@ -357,10 +373,9 @@ export class Producer {
   }
 
   /** Places a send's records (measured into `m`, their targets in `t`) in their partitions' batches, all checked before any is placed. */
-  #accept(p: Pending, m: RecordsMeasure, t: SendTargets): void {
-    const { op, records } = p;
+  #accept(op: SendOp, records: readonly SendRecord[], expectedOffset: number, m: RecordsMeasure, t: SendTargets): void {
     try {
-      this.#acc.place(op, records, t, m, p.expectedOffset);
+      this.#acc.place(op, records, t, m, expectedOffset);
     } finally {
       if (t.topics.length !== 0) t.topics.length = 0;
     }

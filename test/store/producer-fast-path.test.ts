@@ -142,6 +142,51 @@ describe('producer batches', () => {
     expect(values(store, 't', 0)).toEqual(['inner-0', 'inner-1', 'outer-0', 'outer-1']);
   });
 
+  it('single-record sends made from a getter of a single record being sent are each placed whole, inner first', async () => {
+    const store = await openStore();
+    await store.createTopic('t');
+    const p = store.producer();
+    const inner: Promise<unknown>[] = [];
+    const outer = p.send({
+      topic: 't',
+      key: 'outer',
+      get value() {
+        if (inner.length === 0) inner.push(p.send({ topic: 't', key: 'inner', value: 'inner-value' }));
+        return 'outer-value';
+      },
+    });
+    const after = p.send({ topic: 't', key: 'after', value: 'after-value' });
+    const [o, i, a] = (await Promise.all([outer, ...inner, after])) as { offset: number }[];
+    expect([i.offset, o.offset, a.offset]).toEqual([0, 1, 2]);
+    const recs = store.log('t', 0).readRecords(0);
+    expect(recs.map((r) => `${r.key}=${r.value}`)).toEqual(['inner=inner-value', 'outer=outer-value', 'after=after-value']);
+  });
+
+  it('a single record without a timestamp that waits for buffer space gets the time of its send, not of its acceptance', async () => {
+    const store = await openStore();
+    await store.createTopic('t');
+    const p = store.producer({ bufferBytes: 300 });
+    const realNow = Date.now;
+    let clock = 1_700_000_000_000;
+    Date.now = () => clock;
+    try {
+      const first = p.send({ topic: 't', value: Buffer.alloc(200, 1) });
+      const waiting = p.send({ topic: 't', value: Buffer.alloc(200, 2) }); // does not fit: waits for `first`
+      expect(p.bufferedBytes).toBeLessThan(400);
+      clock += 5_000; // accepted later, once `first` is written
+      const [a, b] = await Promise.all([first, waiting]);
+      expect(a.timestamp).toBe(1_700_000_000_000);
+      expect(b.timestamp).toBe(1_700_000_000_000);
+      const recs = store.log('t', 0).readRecords(0);
+      expect(recs.map((r) => [r.value?.[0], r.timestamp])).toEqual([
+        [1, 1_700_000_000_000],
+        [2, 1_700_000_000_000],
+      ]);
+    } finally {
+      Date.now = realNow;
+    }
+  });
+
   it('a custom partitioner that resizes a measured value fails the send; nothing of it is written, other sends are', async () => {
     const store = await openStore();
     await store.createTopic('t', { partitions: 2 });
