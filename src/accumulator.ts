@@ -63,6 +63,13 @@ export interface SendTargets {
   samePartition: boolean;
 }
 
+/** The SendOp whose promise is being made: takeResolvers hands it its functions (no closure per send). */
+let constructing: SendOp;
+function takeResolvers(resolve: (v: RecordMetadata | RecordMetadata[]) => void, reject: (err: unknown) => void): void {
+  constructing.resolve = resolve;
+  constructing.reject = reject;
+}
+
 /** One send call: its records' results, and how it ends. */
 export class SendOp {
   /** Per record of the send, its metadata (created once its batch is appended; for acks 'none', when placed). */
@@ -85,10 +92,8 @@ export class SendOp {
     this.remaining = count;
     this.acks = acks;
     this.single = single;
-    this.promise = new Promise((res, rej) => {
-      this.resolve = res;
-      this.reject = rej;
-    });
+    constructing = this;
+    this.promise = new Promise(takeResolvers);
   }
 
   /** Resolves when every record is acknowledged or the send failed (flush waits on it; made only when asked). */
