@@ -130,6 +130,7 @@ const CASES = {
     params: (o) => ({ n: o.n, partitions: 8, compression: 'lz4', compressible: true }),
   },
   p3: { module: 'workloads/producer.js', fn: 'p3', params: (o) => ({ n: o.n3 }) },
+  'micro.forAwait': { module: 'micro/for-await.js', fn: 'forAwait', params: (o) => ({ n: o.n }) },
   'append.1x1000': { module: 'micro/append-size.js', fn: 'appendSize', params: (o) => ({ n: o.n, partitions: 1, perBatch: 1000 }) },
   'append.8x125': { module: 'micro/append-size.js', fn: 'appendSize', params: (o) => ({ n: o.n, partitions: 8, perBatch: 125 }) },
 };
@@ -143,7 +144,7 @@ const WORKLOADS = {
   PLAIN: ['plain.write', 'plain.durable', 'plain.read'],
   W2: ['w2'],
   W3: ['w3'],
-  W4: ['w4.readRecords', 'w4.records'],
+  W4: ['w4.readRecords', 'w4.records', 'micro.forAwait'],
   W5: ['w5'],
   W6: ['w6'],
   W7: [],
@@ -312,6 +313,7 @@ function buildRows(opts, get, spread) {
   row('W3', 'W3 64 writers, 1 durable record each', 'w3', 'recPerSec', 'rec/s', ['>=', 200e3], `${opts.n3.toLocaleString('en')} records; DESIGN plain file: 153 k`);
   row('W4', 'W4 sequential read: readRecords (sync)', 'w4.readRecords', 'recPerSec', 'rec/s', ['>=', 4.0e6], share('w4.readRecords', plainR, 'plain read'));
   row('W4', 'W4 sequential read: for await records()', 'w4.records', 'recPerSec', 'rec/s', ['>=', 4.0e6], share('w4.records', plainR, 'plain read'));
+  row('W4', 'for await over a trivial async iterator (floor of records())', 'micro.forAwait', 'nsPerItem', 'ns', null, has('micro.forAwait') ? `${fmtValue(metric('micro.forAwait', 'itemsPerSec'), 'rec/s')} of ready objects` : '');
   row('W4', 'plain file read, 124-byte rows (JS floor)', 'plain.read', 'recPerSec', 'rec/s', null, 'DESIGN §6: 4.38 M rec/s');
   for (const [w, what, thr, p99] of [
     ['w5', 'W5 random get(offset)', 400e3, 10],
@@ -445,7 +447,7 @@ async function main() {
       if (res.ok) {
         results[k].runs.push(res.result);
         const m = res.result.metrics;
-        const main = m.recPerSec !== undefined ? fmtValue(m.recPerSec, 'rec/s') : m.opsPerSec !== undefined ? `${fmtValue(m.opsPerSec, 'ops/s')}, p99 ${m.p99us.toFixed(2)} µs` : m.secondsPerMillion !== undefined ? `${fmtValue(m.secondsPerMillion, 's')} per 1 M records, ${m.usPerCall.toFixed(1)} µs/call` : `${m.nsPerCall.toFixed(1)} ns/call`;
+        const main = m.recPerSec !== undefined ? fmtValue(m.recPerSec, 'rec/s') : m.opsPerSec !== undefined ? `${fmtValue(m.opsPerSec, 'ops/s')}, p99 ${m.p99us.toFixed(2)} µs` : m.nsPerItem !== undefined ? `${m.nsPerItem.toFixed(0)} ns/item` : m.secondsPerMillion !== undefined ? `${fmtValue(m.secondsPerMillion, 's')} per 1 M records, ${m.usPerCall.toFixed(1)} µs/call` : `${m.nsPerCall.toFixed(1)} ns/call`;
         log(`run ${r + 1}/${opts.runs}  ${k.padEnd(18)} ${main}  [${secs} s in the child]`);
       } else {
         results[k].errors.push(res.error);
