@@ -31,6 +31,14 @@ uint64_t RoundUp(uint64_t n, uint64_t to) { return (n + to - 1) / to * to; }
 
 }  // namespace
 
+bool IsZeroTail(const uint8_t* data, uint64_t from, uint64_t size) {
+  if (size % kZeroTailChunk != 0 || from > size) return false;
+  for (uint64_t i = from; i < size; i++) {
+    if (data[i] != 0) return false;
+  }
+  return true;
+}
+
 Status ZeroTail::Extend(File* file, uint64_t target) {
   for (;;) {
     uint64_t start, n;
@@ -346,6 +354,7 @@ Status Segment::Recover(int64_t crc_from_offset, uint64_t* truncated_bytes) {
   TL_RETURN_IF_ERROR(RebuildTo(file_size, crc_from_offset, std::numeric_limits<int64_t>::max(), cfg_.writable, &valid));
   // Zeros at the end of a file whose size is a chunk multiple are the zero
   // tail (segment.h), not lost data: not counted.
+  // (A torn batch inside the zero tail: only its non-zero bytes count as lost.)
   uint64_t data_end = file_size;
   if (file_size % kZeroTailChunk == 0) {
     const uint8_t* data = map_->data();
@@ -378,6 +387,14 @@ Status Segment::RebuildDamaged(int64_t limit_offset, bool cut, uint64_t* truncat
                " batch(es) fail their CRC-32C check and are kept in place: reads of them fail";
   }
   if (valid == file_size) return Status::OK();
+  if (IsZeroTail(map_->data(), valid, file_size)) {
+    // Not damage: the zero tail (IsZeroTail). The batches end at `valid`.
+    if (cfg_.writable) {
+      TL_RETURN_IF_ERROR(CutFile(valid));
+      tail_trimmed = true;
+    }
+    return Status::OK();
+  }
   uint64_t lost = file_size - valid;
   if (!problem->empty()) *problem += "; ";
   *problem += log_->path() + ": " + why + " at position " + std::to_string(valid) + "; the " + std::to_string(lost) +
@@ -441,10 +458,16 @@ Status Segment::LoadTrusted(int64_t limit_offset) {
   uint64_t pos = n_off > 0 ? static_cast<uint64_t>(prev_pos) : 0;
   int64_t expected = base_offset_;
   bool first = true;
+  const uint64_t file_end = file_size;  // the file's size; file_size becomes where its batches end
   while (pos < file_size) {
     BatchHeader h;
-    if (CheckBatch(data + pos, file_size - pos, false, 0, &h) != BatchCheck::kOk || h.base_offset < expected ||
-        h.last_offset() >= limit_offset) {
+    BatchCheck c = CheckBatch(data + pos, file_size - pos, false, 0, &h);
+    if (c != BatchCheck::kOk && IsZeroTail(data, pos, file_size)) {
+      // The zero tail the roll trimmed, back after a power loss (IsZeroTail): the batches end here.
+      file_size = pos;
+      break;
+    }
+    if (c != BatchCheck::kOk || h.base_offset < expected || h.last_offset() >= limit_offset) {
       return corrupt("invalid batch at position " + std::to_string(pos) + " of the log");
     }
     // These headers set the segment's end offset and largest timestamp: check
@@ -503,6 +526,11 @@ Status Segment::LoadTrusted(int64_t limit_offset) {
     BatchHeader h0;
     ParseHeader(data, &h0);
     rolling_timestamp_ = h0.max_timestamp;
+  }
+  if (file_size < file_end && cfg_.writable) {
+    // Cut, as the roll did; the next sync makes the new size durable (tail_trimmed).
+    TL_RETURN_IF_ERROR(CutFile(file_size));
+    tail_trimmed = true;
   }
   size_ = file_size;
   bytes_since_last_entry_ = file_size - (n_off > 0 ? static_cast<uint64_t>(prev_pos) : 0);

@@ -77,6 +77,13 @@ std::string SegmentFileName(const std::string& dir, int64_t base_offset, const c
 // verifyLog tell the zero tail (not counted, not reported) from a torn write.
 constexpr uint64_t kZeroTailChunk = 256u << 10;
 
+// True when data[from, size) can be a zero tail: size is a multiple of
+// kZeroTailChunk and every byte from `from` on is zero. It is left after the
+// last batch of the active segment by a writer that did not close, and after
+// the last batch of a sealed one when a power loss came before the roll's trim
+// was synced. Neither is damage: the segment's data ends at `from`.
+bool IsZeroTail(const uint8_t* data, uint64_t from, uint64_t size);
+
 struct ZeroTail {
   std::mutex mu;
   std::atomic<uint64_t> file_end{0};

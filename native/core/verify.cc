@@ -107,11 +107,9 @@ class Verifier {
       bool framed = c == BatchCheck::kOk || c == BatchCheck::kBadCrc ||
                     (c == BatchCheck::kBadOffsets && h.base_offset >= 0);
       if (!framed) {
-        // The active segment's zero tail (segment.h), left by a writer that did not close: not damage.
-        if (last && size % kZeroTailChunk == 0 &&
-            std::all_of(m->data() + pos, m->data() + size, [](uint8_t c) { return c == 0; })) {
-          break;
-        }
+        // A zero tail (IsZeroTail, segment.h): the active segment's, left by a writer
+        // that did not close, or a sealed one's whose trim a power loss undid. Not damage.
+        if (IsZeroTail(m->data(), pos, size)) break;
         Issue(path, static_cast<int64_t>(pos), next,
               std::string(BatchCheckName(c)) + "; " + std::to_string(size - pos) + " bytes from here are unreadable");
         break;

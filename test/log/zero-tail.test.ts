@@ -7,7 +7,7 @@
  * states such a kill can leave, reopen with every durable record and no
  * reported problem.
  */
-import { cpSync, existsSync, openSync, readFileSync, readdirSync, statSync, closeSync, writeSync } from 'node:fs';
+import { cpSync, existsSync, openSync, readFileSync, readdirSync, statSync, closeSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Log, verifyLog } from '../../src/index.js';
@@ -96,6 +96,67 @@ describe('zero tail', () => {
     expect(again.recovery).toMatchObject({ clean: true, bytesTruncated: 0, problems: [] });
     expect(checkRecords(again)).toBe(27_000);
     await again.close();
+  });
+});
+
+describe('zero tail of a sealed segment after a power loss', () => {
+  // A sync sees segment 0 active, with its zero tail, and checkpoints a
+  // recovery point at its end; the append that rolls trims the tail, but a
+  // power loss comes before a sync makes the trim durable: segment 0, below the
+  // recovery point (trusted, not scanned), comes back with its zeros.
+  const SEGMENT_BYTES = 1024 * 1024;
+  /** `zerosTo`: where the zeros after segment 0's batches end (default: its zero tail's cap, segmentBytes). */
+  async function rolledState(zerosTo?: (sizeBytes: number) => number): Promise<{ dir: string; sizeBytes: number; end: number }> {
+    const dir = join(tempDir('tidelog-zt-sealed-'), 'p');
+    // A full time index (5 entries of 12 bytes) rolls the segment after a few batches, far below segmentBytes.
+    const log = await Log.open(dir, { acks: 'durable', segmentBytes: SEGMENT_BYTES, maxIndexBytes: 64 });
+    while (log.segments().length < 2) await log.append(batchFrom(log.logEndOffset));
+    await log.append(batchFrom(log.logEndOffset));
+    const sealed = log.segments()[0];
+    expect(sealed.sizeBytes).toBeLessThan(SEGMENT_BYTES / 4);
+    const end = log.logEndOffset;
+    await log.close();
+    // What the disk held before the roll's trim was synced: the zeros of the tail, up to its cap.
+    const path = logFile(dir, 0);
+    const tailEnd = zerosTo ? zerosTo(sealed.sizeBytes) : SEGMENT_BYTES;
+    const fd = openSync(path, 'r+');
+    writeSync(fd, Buffer.alloc(tailEnd - sealed.sizeBytes), 0, tailEnd - sealed.sizeBytes, sealed.sizeBytes);
+    closeSync(fd);
+    unlinkSync(join(dir, '.clean-shutdown'));
+    return { dir, sizeBytes: sealed.sizeBytes, end };
+  }
+
+  it('verifyLog reports nothing, and reopening cuts the zeros off without a problem', async () => {
+    const { dir, sizeBytes, end } = await rolledState();
+    expect(statSync(logFile(dir, 0)).size % CHUNK).toBe(0);
+    const before = await verifyLog(dir);
+    expect(before.issues).toEqual([]);
+    expect(before.endOffset).toBe(end);
+    const log = await Log.open(dir);
+    expect(log.recovery).toMatchObject({ clean: false, bytesTruncated: 0, problems: [] });
+    expect(log.segments()[0].sizeBytes).toBe(sizeBytes);
+    expect(statSync(logFile(dir, 0)).size, 'the zeros are cut off').toBe(sizeBytes);
+    expect(log.logEndOffset).toBe(end);
+    expect(checkRecords(log)).toBe(end);
+    await log.append(batchFrom(end), { acks: 'durable' });
+    await log.close();
+    expect(statSync(logFile(dir, 0)).size).toBe(sizeBytes);
+    expect((await verifyLog(dir)).issues).toEqual([]);
+    const again = await Log.open(dir);
+    expect(again.recovery).toMatchObject({ clean: true, problems: [] });
+    expect(checkRecords(again)).toBe(end + 100);
+    await again.close();
+  });
+
+  it('zeros that do not reach a chunk multiple stay damage, reported and not cut', async () => {
+    const { dir, sizeBytes } = await rolledState((size) => size + 1000);
+    const path = logFile(dir, 0);
+    expect(statSync(path).size % CHUNK).not.toBe(0);
+    expect((await verifyLog(dir)).issues).toHaveLength(1);
+    const log = await Log.open(dir);
+    expect(log.recovery.problems.join('\n')).toContain(path);
+    expect(statSync(path).size).toBeGreaterThan(sizeBytes);
+    await log.close();
   });
 });
 
