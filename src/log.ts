@@ -9,7 +9,7 @@
  * it. A sync is started at the end of the current microtask queue when someone
  * waits, so every append of the same turn shares it; while a sync runs, appends
  * go on into the page cache and their waiters are served by the next sync.
- * fdatasync runs on a libuv worker, never on the event loop.
+ * fdatasync runs on the log's sync thread, never on the event loop.
  *
  * Group write: `durable` appends (by append()) are encoded at once (bad input
  * rejects that append alone) into a group buffer, and the group is written by

@@ -1,6 +1,12 @@
 #include "binding/log_handle.h"
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
+#include <system_error>
+#include <thread>
 
 #include "binding/addon_data.h"
 #include "binding/errors.h"
@@ -125,41 +131,149 @@ class OpenWorker : public Napi::AsyncWorker {
   RecoveryInfo info_;
 };
 
-class SyncWorker : public Napi::AsyncWorker {
+}  // namespace
+
+// Sync jobs run on a thread of the log's own, not on the libuv pool: a sync
+// cycle (durable appends awaited one after another, W2) paid for an
+// AsyncWorker per sync (an async resource, a work request, a wake-up of
+// whichever pool thread was free). The thread sleeps on a condition variable
+// between jobs; after kIdleExit without jobs it exits (the next sync starts
+// it again), so an idle log holds no thread. The completion reaches the event
+// loop through a thread-safe function (uv_async), as the pool's did. One job
+// at a time (sync_in_flight). Spinning for the next job instead of sleeping
+// was measured slower on the shared 2-core box (docs/architecture.md).
+class SyncThread {
  public:
-  SyncWorker(Napi::Env env, Napi::Object owner, LogHandle* handle, std::unique_ptr<SyncJob> job)
-      : Napi::AsyncWorker(env, "tidelog:sync"),
-        handle_(handle),
-        job_(std::move(job)),
-        deferred_(Napi::Promise::Deferred::New(env)) {
-    owner_ = Napi::Persistent(owner);  // keep the handle alive while the job runs
-  }
-  Napi::Promise Promise() { return deferred_.Promise(); }
-  void Execute() override { status_ = job_->Run(); }
-  void OnOK() override {
-    handle_->sync_in_flight = false;
-    if (!status_.ok()) {
-      deferred_.Reject(MakeError(Env(), status_));
-      return;
+  struct Request {
+    LogHandle* handle;
+    std::unique_ptr<SyncJob> job;
+    Napi::Promise::Deferred deferred;
+    Napi::ObjectReference owner;  // keeps the handle alive while the job runs
+    Status status;
+  };
+
+  static std::shared_ptr<SyncThread> Create(napi_env env) {
+    std::shared_ptr<SyncThread> t(new SyncThread());
+    t->env_ = env;
+    auto* holder = new std::shared_ptr<SyncThread>(t);
+    napi_value name;
+    if (napi_create_string_utf8(env, "tidelog:sync", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+        napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, holder, Finalized, holder, Deliver,
+                                        &t->tsfn_) != napi_ok) {
+      delete holder;
+      return nullptr;
     }
-    if (!handle_->log()->closed()) {
-      handle_->log()->CompleteSync(*job_);
-      handle_->UpdateState();
-    }
-    deferred_.Resolve(Napi::Boolean::New(Env(), true));
+    napi_unref_threadsafe_function(env, t->tsfn_);  // an idle log keeps no loop alive
+    return t;
   }
-  void OnError(const Napi::Error& e) override {
-    handle_->sync_in_flight = false;
-    deferred_.Reject(e.Value());
+
+  // JS thread. False when the thread could not be started (r is not taken).
+  bool Submit(Request* r) {
+    pending_.store(r, std::memory_order_release);
+    std::unique_lock<std::mutex> lk(mu_);
+    if (running_) {
+      cv_.notify_one();
+      lk.unlock();
+    } else {
+      running_ = true;
+      lk.unlock();
+      if (thread_.joinable()) thread_.join();  // it exited after kIdleExit
+      try {
+        thread_ = std::thread([this] { Loop(); });
+      } catch (const std::system_error&) {
+        pending_.store(nullptr, std::memory_order_relaxed);
+        running_ = false;
+        return false;
+      }
+    }
+    napi_ref_threadsafe_function(env_, tsfn_);  // the loop waits for the job
+    return true;
+  }
+
+  // JS thread, no job in flight: stops the thread and releases the
+  // thread-safe function (Finalized runs later).
+  void Shutdown() {
+    StopThread();
+    if (tsfn_ != nullptr) napi_release_threadsafe_function(tsfn_, napi_tsfn_release);
+    tsfn_ = nullptr;
   }
 
  private:
-  Napi::ObjectReference owner_;
-  LogHandle* handle_;
-  std::unique_ptr<SyncJob> job_;
-  Napi::Promise::Deferred deferred_;
-  Status status_;
+  static constexpr std::chrono::milliseconds kIdleExit{1000};
+
+  void StopThread() {
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      stop_.store(true, std::memory_order_relaxed);
+      cv_.notify_one();
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // The next job, or null when stopped or idle for kIdleExit (running_ is then false).
+  Request* Next() {
+    std::unique_lock<std::mutex> lk(mu_);
+    for (;;) {
+      Request* r = pending_.exchange(nullptr, std::memory_order_acquire);
+      if (r != nullptr || stop_.load(std::memory_order_relaxed)) return r;
+      if (cv_.wait_for(lk, kIdleExit) == std::cv_status::timeout &&
+          pending_.load(std::memory_order_acquire) == nullptr) {
+        running_ = false;
+        return nullptr;
+      }
+    }
+  }
+
+  void Loop() {
+    for (;;) {
+      Request* r = Next();
+      if (r == nullptr) return;
+      r->status = r->job->Run();
+      // Fails only while the environment goes away: nobody waits for the result then.
+      napi_call_threadsafe_function(tsfn_, r, napi_tsfn_nonblocking);
+    }
+  }
+
+  // JS thread (the thread-safe function's call_js): completes the job.
+  static void Deliver(napi_env env, napi_value, void* context, void* data) {
+    auto* r = static_cast<Request*>(data);
+    if (env == nullptr) return;  // teardown: its references belong to the dying environment
+    std::unique_ptr<Request> req(r);
+    SyncThread* self = static_cast<std::shared_ptr<SyncThread>*>(context)->get();
+    if (self->tsfn_ != nullptr) napi_unref_threadsafe_function(env, self->tsfn_);
+    Napi::Env e(env);
+    LogHandle* h = req->handle;
+    h->sync_in_flight = false;
+    if (!req->status.ok()) {
+      req->deferred.Reject(MakeError(e, req->status));
+      return;
+    }
+    if (!h->log()->closed()) {
+      h->log()->CompleteSync(*req->job);
+      h->UpdateState();
+    }
+    req->deferred.Resolve(Napi::Boolean::New(e, true));
+  }
+
+  // JS thread: the thread-safe function is gone (released, or the environment's teardown).
+  static void Finalized(napi_env, void* data, void*) {
+    auto* holder = static_cast<std::shared_ptr<SyncThread>*>(data);
+    (*holder)->StopThread();
+    (*holder)->tsfn_ = nullptr;
+    delete holder;
+  }
+
+  napi_env env_ = nullptr;
+  napi_threadsafe_function tsfn_ = nullptr;  // JS thread only
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::atomic<Request*> pending_{nullptr};
+  std::atomic<bool> stop_{false};
+  bool running_ = false;  // under mu_
+  std::thread thread_;
 };
+
+namespace {
 
 class CloseWorker : public Napi::AsyncWorker {
  public:
@@ -234,6 +348,7 @@ LogHandle::LogHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LogHandl
 }
 
 LogHandle::~LogHandle() {
+  if (sync_thread_) sync_thread_->Shutdown();
   // A handle collected without close(): release the lock and files, but never
   // mark the shutdown clean (nothing was synced).
   log_.reset();
@@ -464,10 +579,16 @@ Napi::Value LogHandle::Sync(const Napi::CallbackInfo& info) {
     d.Resolve(Napi::Boolean::New(env, false));
     return d.Promise();
   }
-  auto* w = new SyncWorker(env, info.This().As<Napi::Object>(), this, std::move(job));
-  Napi::Promise p = w->Promise();
+  if (!sync_thread_) sync_thread_ = SyncThread::Create(env);
+  if (!sync_thread_) return ThrowStatus(env, Status(Code::kIoError, "cannot create the sync thread's completion handle"));
+  auto* r = new SyncThread::Request{this, std::move(job), Napi::Promise::Deferred::New(env),
+                                    Napi::Persistent(info.This().As<Napi::Object>()), Status::OK()};
+  Napi::Promise p = r->deferred.Promise();
+  if (!sync_thread_->Submit(r)) {
+    delete r;
+    return ThrowStatus(env, Status(Code::kIoError, "cannot start the sync thread"));
+  }
   sync_in_flight = true;
-  w->Queue();
   return p;
 }
 
@@ -519,6 +640,10 @@ Napi::Value LogHandle::Close(const Napi::CallbackInfo& info) {
     return d.Promise();
   }
   if (sync_in_flight) return ThrowInvalid(env, "close while a sync is running");
+  if (sync_thread_) {
+    sync_thread_->Shutdown();
+    sync_thread_.reset();
+  }
   auto* w = new CloseWorker(env, info.This().As<Napi::Object>(), this);
   Napi::Promise p = w->Promise();
   w->Queue();

@@ -21,6 +21,8 @@
 
 namespace tidelog {
 
+class SyncThread;
+
 class LogHandle : public Napi::ObjectWrap<LogHandle> {
  public:
   static Napi::Function Init(Napi::Env env);
@@ -53,6 +55,7 @@ class LogHandle : public Napi::ObjectWrap<LogHandle> {
   bool CheckOpen(Napi::Env env);
 
   std::unique_ptr<Log> log_;
+  std::shared_ptr<SyncThread> sync_thread_;  // runs sync jobs (log_handle.cc), started by the first sync
   Napi::Reference<Napi::Float64Array> state_ref_;
   double* state_ = nullptr;
   Napi::Reference<Napi::Buffer<uint8_t>> scratch_ref_;
