@@ -5,21 +5,12 @@
  * values and headers, and zero-copy Buffers that outlive rolls and close().
  */
 import { readFileSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
-import { Log, type LogOptions, LogClosedError, OffsetOutOfRangeError, type ProducerRecord, decodeBatches } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { Log, LogClosedError, OffsetOutOfRangeError, type ProducerRecord, decodeBatches } from '../../src/index.js';
 import { makeRecord, tempDir } from '../helpers.js';
-import { type ModelRecord, expectRecords, modelOf, parseBatches, plain, segPath, segmentBases } from './util.js';
+import { type ModelRecord, expectRecords, logOpener, modelOf, parseBatches, plain, segPath, segmentBases } from './util.js';
 
-const open: Log[] = [];
-afterEach(async () => {
-  for (const l of open.splice(0)) await l.close();
-});
-
-async function openLog(options?: LogOptions, dir = tempDir()): Promise<Log> {
-  const log = await Log.open(dir, options);
-  open.push(log);
-  return log;
-}
+const openLog = logOpener();
 
 /** Appends `sizes.length` batches of makeRecord records; returns the model of everything appended. */
 async function appendBatches(log: Log, sizes: number[], model: ModelRecord[] = []): Promise<ModelRecord[]> {

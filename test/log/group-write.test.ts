@@ -5,28 +5,18 @@
  * own outcome, in call order, visible to every later call, and acknowledged
  * only once synced.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   BatchTooLargeError,
   InvalidArgumentError,
   Log,
-  type LogOptions,
   type ProducerRecord,
 } from '../../src/index.js';
 import { makeRecord, tempDir } from '../helpers.js';
-import { type ModelRecord, expectRecords, modelOf, parseBatches, segPath, segmentBases } from './util.js';
+import { type ModelRecord, expectRecords, logOpener, modelOf, parseBatches, segPath, segmentBases } from './util.js';
 import { readFileSync } from 'node:fs';
 
-const open: Log[] = [];
-afterEach(async () => {
-  for (const l of open.splice(0)) await l.close();
-});
-
-async function openLog(options?: LogOptions, dir = tempDir()): Promise<Log> {
-  const log = await Log.open(dir, options);
-  open.push(log);
-  return log;
-}
+const openLog = logOpener();
 
 describe('durable appends of one turn', () => {
   it('many concurrent writers get increasing offsets in call order, and durableOffset covers each when it resolves', async () => {

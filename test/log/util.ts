@@ -20,9 +20,25 @@ import {
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { expect } from 'vitest';
-import type { LogRecord, ProducerRecord } from '../../src/index.js';
+import { afterEach, expect } from 'vitest';
+import { Log, type LogOptions, type LogRecord, type ProducerRecord } from '../../src/index.js';
 import { tempDir } from '../helpers.js';
+
+/**
+ * A test file's `openLog(options?, dir?)`: Log.open in a fresh temporary
+ * directory by default; every log it opened is closed after each test.
+ */
+export function logOpener(): (options?: LogOptions, dir?: string) => Promise<Log> {
+  const open: Log[] = [];
+  afterEach(async () => {
+    for (const l of open.splice(0)) await l.close();
+  });
+  return async (options, dir = tempDir()) => {
+    const log = await Log.open(dir, options);
+    open.push(log);
+    return log;
+  };
+}
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const DIST_ENTRY = join(ROOT, 'dist/index.js');
