@@ -522,10 +522,16 @@ export class Log {
       this.#timer = null;
       while (this.#syncing) await this.#syncing.catch(() => undefined);
       this.#closed = true;
-      await this.#native.close();
-      // Close synced everything: every waiter is durable now.
       const waiters = this.#waiters;
       this.#waiters = [];
+      try {
+        await this.#native.close();
+      } catch (err) {
+        // Not synced, as far as anyone can tell: no waiter may be left hanging.
+        for (const w of waiters) w.reject(err);
+        throw err;
+      }
+      // Close synced everything: every waiter is durable now.
       for (const w of waiters) w.resolve(w.value as never);
     })();
     return this.#closing;

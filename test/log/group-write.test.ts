@@ -14,7 +14,7 @@ import {
 } from '../../src/index.js';
 import { makeRecord, tempDir } from '../helpers.js';
 import { type ModelRecord, expectRecords, logOpener, modelOf, parseBatches, segPath, segmentBases } from './util.js';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 
 const openLog = logOpener();
 
@@ -136,5 +136,20 @@ describe('durable appends of one turn', () => {
     expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'rejected']);
     expect(log.logEndOffset).toBe(3);
     expect(log.durableOffset).toBe(3);
+  });
+
+  it('durable appends written by close() are rejected, not left pending, when close fails', async () => {
+    const dir = tempDir();
+    const log = await Log.open(dir, { acks: 'durable' });
+    await log.append([makeRecord(0)]);
+    const pending = [log.append([makeRecord(1)]), log.append([makeRecord(2)])];
+    // close() syncs the directory: gone, that fails.
+    rmSync(dir, { recursive: true, force: true });
+    const closing = log.close();
+    const settled = await Promise.allSettled([closing, ...pending]);
+    expect(settled.map((s) => s.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    const [c, a, b] = settled as PromiseRejectedResult[];
+    expect(a.reason).toBe(c.reason);
+    expect(b.reason).toBe(c.reason);
   });
 });
