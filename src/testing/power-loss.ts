@@ -9,7 +9,10 @@
  * exactly what had reached the disk:
  *
  *   - segments before the durable one were synced whole: kept;
- *   - the durable segment's `.log` is cut back to its synced size;
+ *   - the durable segment's `.log` is cut back to its synced size; or, when
+ *     its size is a multiple of 256 KiB (a zero tail, which sync jobs write
+ *     ahead of the appends and fdatasync: that size reached the disk), it may
+ *     keep its size with the unsynced bytes back to zeros (seeded choice);
  *   - segments created since the last sync never had their directory entry
  *     synced: each is removed, or left as empty files (seeded choice; both are
  *     states a power loss can leave);
@@ -36,6 +39,8 @@ const LOCK_FILE = '.lock';
 const CLEAN_SHUTDOWN_FILE = '.clean-shutdown';
 const TOPICS_FILE = 'topics.json';
 const PAGE = 4096;
+/** kZeroTailChunk (native/core/segment.h): a file with a zero tail has a size that is a multiple of it. */
+const ZERO_TAIL_CHUNK = 256 * 1024;
 
 
 /**
@@ -85,7 +90,9 @@ export interface PartitionPowerLoss {
   removed: string[];
   /** Files cut back: to the synced size, or to 0 (new segments left as empty files). */
   truncated: { file: string; from: number; to: number }[];
-  /** Bytes of log and index files dropped (cut off or removed). */
+  /** Files that kept their size (a zero tail's, synced) with bytes [from, to) back to zeros. */
+  zeroed: { file: string; from: number; to: number }[];
+  /** Bytes of log and index files dropped (cut off, removed, or zeroed in place). */
   bytesDropped: number;
   /** The torn page, if any. */
   torn: { file: string; position: number; keptBytes: number; length: number; fill: 'zeros' | 'garbage' } | null;
@@ -129,6 +136,7 @@ function powerLossOf(dir: string, rand: () => number, tear: PowerLossOptions['te
     changed: false,
     removed: [],
     truncated: [],
+    zeroed: [],
     bytesDropped: 0,
     torn: null,
   };
@@ -170,8 +178,21 @@ function powerLossOf(dir: string, rand: () => number, tear: PowerLossOptions['te
     const synced = head.durableSegmentSize;
     if (size > synced) {
       const after = readFileSync(path).subarray(synced, Math.min(size, (Math.floor(synced / PAGE) + 1) * PAGE));
-      truncateSync(path, synced);
-      out.truncated.push({ file: name, from: size, to: synced });
+      // A zero tail's size was synced with its zeros: it may survive, the appends over it not.
+      const keepSize = size % ZERO_TAIL_CHUNK === 0 && rand() < 0.5;
+      if (keepSize) {
+        const zeros = Buffer.alloc(Math.min(size - synced, 1024 * 1024));
+        const fd = openSync(path, 'r+');
+        try {
+          for (let pos = synced; pos < size; pos += zeros.length) writeSync(fd, zeros, 0, Math.min(zeros.length, size - pos), pos);
+        } finally {
+          closeSync(fd);
+        }
+        out.zeroed.push({ file: name, from: synced, to: size });
+      } else {
+        truncateSync(path, synced);
+        out.truncated.push({ file: name, from: size, to: synced });
+      }
       out.bytesDropped += size - synced;
       out.changed = true;
       if (tear && after.length > 0) {
@@ -182,7 +203,7 @@ function powerLossOf(dir: string, rand: () => number, tear: PowerLossOptions['te
         if (fill === 'garbage') for (let i = kept; i < page.length; i++) page[i] = Math.floor(rand() * 256);
         const fd = openSync(path, 'r+');
         try {
-          ftruncateSync(fd, synced);
+          if (!keepSize) ftruncateSync(fd, synced);
           writeSync(fd, page, 0, page.length, synced);
         } finally {
           closeSync(fd);
