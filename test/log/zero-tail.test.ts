@@ -216,16 +216,22 @@ describe('zero tail after kill -9', () => {
     await log.close();
   });
 
-  it('power loss that cut the file at the synced size (simulatePowerLoss)', async () => {
-    const dir = copy();
-    const head = readHead(dir)!;
-    await simulatePowerLoss(dir);
-    const log = await Log.open(dir);
-    expect(log.logEndOffset).toBeGreaterThanOrEqual(head.durableOffset);
-    expect(log.recovery.problems).toEqual([]);
-    expect(checkRecords(log)).toBe(log.logEndOffset);
-    await log.close();
-  });
+  for (const [seed, kind] of [
+    [1, 'cut the file at the synced size'],
+    [0, 'kept the synced zero tail, the appends over it back to zeros'],
+  ] as const) {
+    it(`power loss that ${kind} (simulatePowerLoss, seed ${seed})`, async () => {
+      const dir = copy();
+      const head = readHead(dir)!;
+      const p = (await simulatePowerLoss(dir, { seed })).partitions[0];
+      expect(seed === 1 ? p.truncated : p.zeroed).toHaveLength(1);
+      const log = await Log.open(dir);
+      expect(log.logEndOffset).toBe(head.durableOffset);
+      expect(log.recovery.problems).toEqual([]);
+      expect(checkRecords(log)).toBe(log.logEndOffset);
+      await log.close();
+    });
+  }
 
   it('power loss that kept the zero tail but lost the unsynced appends', async () => {
     const dir = copy();
