@@ -22,6 +22,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, expect } from 'vitest';
 import { Log, type LogOptions, type LogRecord, type ProducerRecord } from '../../src/index.js';
+import { mulberry32 } from '../../src/testing/random.js';
 import { tempDir } from '../helpers.js';
 
 /**
@@ -171,17 +172,8 @@ export function parseBatches(buf: Uint8Array): { batches: BatchFrame[]; rest: nu
 
 // ---- randomness ----------------------------------------------------------------
 
-/** mulberry32: a small seeded generator of floats in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (the testing helpers' generator): a small seeded generator of floats in [0, 1). */
+export const rng = mulberry32;
 
 // ---- dist/ for child processes ---------------------------------------------------
 
