@@ -93,29 +93,8 @@ size_t ReadVarint(const uint8_t* p, const uint8_t* end, int32_t* out) {
   return 0;
 }
 
-namespace {
 
-// Reads one record's frame: its length, and inside it attributes, timestamp
-// delta and offset delta. *next points after the record.
-bool ReadRecordFrame(const uint8_t* p, const uint8_t* end, RecordRef* r, int64_t* ts_delta, int32_t* off_delta,
-                     const uint8_t** next) {
-  int32_t len;
-  size_t n = ReadVarint(p, end, &len);
-  if (n == 0 || len < 1) return false;
-  const uint8_t* body = p + n;
-  if (static_cast<size_t>(end - body) < static_cast<size_t>(len)) return false;
-  const uint8_t* rend = body + len;
-  const uint8_t* q = body + 1;  // attributes
-  size_t m = ReadVarlong(q, rend, ts_delta);
-  if (m == 0) return false;
-  q += m;
-  m = ReadVarint(q, rend, off_delta);
-  if (m == 0) return false;
-  r->data = body;
-  r->length = static_cast<size_t>(len);
-  *next = rend;
-  return true;
-}
+namespace {
 
 // Checks the rest of a record after its offset delta: key, value, headers.
 bool CheckRecordBody(const uint8_t* body, size_t len) {

@@ -88,4 +88,29 @@ RecordScan FindRecordByTimestamp(const uint8_t* batch, const BatchHeader& h, int
 size_t ReadVarint(const uint8_t* p, const uint8_t* end, int32_t* out);
 size_t ReadVarlong(const uint8_t* p, const uint8_t* end, int64_t* out);
 
+// Reads one record's frame at p: its length, and inside it the timestamp and
+// offset deltas (after the attributes byte); r gets the body and its length
+// (not offset or timestamp). *next points after the record. False if it does
+// not frame within [p, end). Inline: the record walks of batch.cc and of
+// offsetForTimestamp's blocks (segment.cc) call it per record.
+inline bool ReadRecordFrame(const uint8_t* p, const uint8_t* end, RecordRef* r, int64_t* ts_delta, int32_t* off_delta,
+                            const uint8_t** next) {
+  int32_t len;
+  size_t n = ReadVarint(p, end, &len);
+  if (n == 0 || len < 1) return false;
+  const uint8_t* body = p + n;
+  if (static_cast<size_t>(end - body) < static_cast<size_t>(len)) return false;
+  const uint8_t* rend = body + len;
+  const uint8_t* q = body + 1;  // attributes
+  size_t m = ReadVarlong(q, rend, ts_delta);
+  if (m == 0) return false;
+  q += m;
+  m = ReadVarint(q, rend, off_delta);
+  if (m == 0) return false;
+  r->data = body;
+  r->length = static_cast<size_t>(len);
+  *next = rend;
+  return true;
+}
+
 }  // namespace tidelog

@@ -778,25 +778,14 @@ namespace {
 constexpr uint32_t kRecordStride = 16;
 constexpr size_t kMaxRecordStarts = 4u << 20;  // per segment: 16 MiB of positions and timestamps
 
-// One record's frame, checked as batch.cc's scan checks it: its length, and
-// inside it the timestamp and offset deltas. *next points after the record.
+// One record's frame (ReadRecordFrame), with its offset and CreateTime timestamp.
 bool ReadTimedFrame(const uint8_t* p, const uint8_t* end, const BatchHeader& h, RecordRef* r, const uint8_t** next) {
-  int32_t len;
-  size_t n = ReadVarint(p, end, &len);
-  if (n == 0 || len < 1) return false;
-  const uint8_t* body = p + n;
-  if (static_cast<size_t>(end - body) < static_cast<size_t>(len)) return false;
-  const uint8_t* rend = body + len;
   int64_t ts_delta;
   int32_t off_delta;
-  size_t m = ReadVarlong(body + 1, rend, &ts_delta);  // after the attributes byte
-  if (m == 0 || ReadVarint(body + 1 + m, rend, &off_delta) == 0) return false;
-  r->data = body;
-  r->length = static_cast<size_t>(len);
+  if (!ReadRecordFrame(p, end, r, &ts_delta, &off_delta, next)) return false;
   r->offset = h.base_offset + off_delta;
   // Wraps like the scan's sum does, without signed overflow.
   r->timestamp = static_cast<int64_t>(static_cast<uint64_t>(h.base_timestamp) + static_cast<uint64_t>(ts_delta));
-  *next = rend;
   return true;
 }
 }  // namespace
