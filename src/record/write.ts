@@ -31,6 +31,7 @@ import {
   PRODUCER_EPOCH_OFFSET,
   PRODUCER_ID_OFFSET,
   RECORDS_COUNT_OFFSET,
+  RECORDS_OFFSET,
 } from './format.js';
 import { type RecordsMeasure, changedError } from './measure.js';
 import { sizeOfVarint, sizeOfVarlong, writeVarint, writeVarlong } from './varint.js';
@@ -183,12 +184,6 @@ export function writeRecords(
   return pos;
 }
 
-export function writeInt64(buf: Buffer, pos: number, value: number): void {
-  const lo = value >>> 0; // value mod 2^32, for negative values too
-  buf.writeInt32BE((value - lo) / TWO_32, pos);
-  buf.writeUInt32BE(lo, pos + 4);
-}
-
 export interface BatchHeaderFields {
   baseOffset: number;
   partitionLeaderEpoch: number;
@@ -202,23 +197,48 @@ export interface BatchHeaderFields {
   baseSequence: number;
 }
 
+/** Big-endian i32 (or u32: the same bytes) at buf[pos, pos + 4); the caller has range-checked the value. */
+function put32(buf: Buffer, pos: number, v: number): void {
+  buf[pos] = v >>> 24;
+  buf[pos + 1] = v >>> 16;
+  buf[pos + 2] = v >>> 8;
+  buf[pos + 3] = v;
+}
+
+/** Big-endian i64 of a safe integer at buf[pos, pos + 8). */
+function put64(buf: Buffer, pos: number, value: number): void {
+  const lo = value >>> 0; // value mod 2^32, for negative values too
+  put32(buf, pos, (value - lo) / TWO_32);
+  put32(buf, pos + 4, lo);
+}
+
 /**
  * Writes the 61-byte header of the batch in buf[start, end) (records region
  * already in place), with a CRC field of 0: the caller computes it (JS) or
  * leaves it to the log's append (native, ComputeCrc).
+ *
+ * Byte stores, not Buffer's writeInt32BE & co.: every field was range-checked
+ * where it was resolved (encode options, the measure, the producer), and the
+ * 17 checked calls cost 375 ns a batch, a tenth of a W3 append (one batch per
+ * record there).
  */
 export function writeBatchHeader(buf: Buffer, start: number, end: number, h: Readonly<BatchHeaderFields>): void {
-  writeInt64(buf, start + BASE_OFFSET_OFFSET, h.baseOffset);
-  buf.writeInt32BE(end - start - LOG_OVERHEAD, start + LENGTH_OFFSET);
-  buf.writeInt32BE(h.partitionLeaderEpoch, start + LEADER_EPOCH_OFFSET);
+  if (start < 0 || end - start < RECORDS_OFFSET || end > buf.length) {
+    throw new RangeError(`batch header: [${start}, ${end}) is not a batch of a ${buf.length}-byte buffer`);
+  }
+  put64(buf, start + BASE_OFFSET_OFFSET, h.baseOffset);
+  put32(buf, start + LENGTH_OFFSET, end - start - LOG_OVERHEAD);
+  put32(buf, start + LEADER_EPOCH_OFFSET, h.partitionLeaderEpoch);
   buf[start + MAGIC_OFFSET] = MAGIC;
-  buf.writeUInt32BE(0, start + CRC_OFFSET);
-  buf.writeInt16BE(h.attributes, start + ATTRIBUTES_OFFSET);
-  buf.writeInt32BE(h.count - 1, start + LAST_OFFSET_DELTA_OFFSET);
-  writeInt64(buf, start + BASE_TIMESTAMP_OFFSET, h.baseTimestamp);
-  writeInt64(buf, start + MAX_TIMESTAMP_OFFSET, h.maxTimestamp);
-  writeInt64(buf, start + PRODUCER_ID_OFFSET, h.producerId);
-  buf.writeInt16BE(h.producerEpoch, start + PRODUCER_EPOCH_OFFSET);
-  buf.writeInt32BE(h.baseSequence, start + BASE_SEQUENCE_OFFSET);
-  buf.writeInt32BE(h.count, start + RECORDS_COUNT_OFFSET);
+  put32(buf, start + CRC_OFFSET, 0);
+  buf[start + ATTRIBUTES_OFFSET] = h.attributes >>> 8;
+  buf[start + ATTRIBUTES_OFFSET + 1] = h.attributes;
+  put32(buf, start + LAST_OFFSET_DELTA_OFFSET, h.count - 1);
+  put64(buf, start + BASE_TIMESTAMP_OFFSET, h.baseTimestamp);
+  put64(buf, start + MAX_TIMESTAMP_OFFSET, h.maxTimestamp);
+  put64(buf, start + PRODUCER_ID_OFFSET, h.producerId);
+  buf[start + PRODUCER_EPOCH_OFFSET] = h.producerEpoch >>> 8;
+  buf[start + PRODUCER_EPOCH_OFFSET + 1] = h.producerEpoch;
+  put32(buf, start + BASE_SEQUENCE_OFFSET, h.baseSequence);
+  put32(buf, start + RECORDS_COUNT_OFFSET, h.count);
 }
