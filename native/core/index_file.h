@@ -15,11 +15,13 @@
 // Because the whole length is allocated before it is mapped writable, a store
 // never needs a block: a full disk cannot turn it into SIGBUS. fdatasync of the
 // file writes back pages dirtied through the mapping, as it does pwrite's.
-// If the writable mapping cannot be made, Append falls back to pwrite (the
-// old path). The writable mapping is unmapped before the file is trimmed
-// (Seal), zeroed (Reset) or closed. Read-only opens never map it writable.
-// Why: docs/architecture.md, "Indexes" (one pwrite per index per batch that
-// earned an entry was ~19 % of a W3 append).
+// It is MADV_RANDOM: each page faults in alone when first stored to, not a
+// readahead window of zeros. If the writable mapping cannot be made, Append
+// falls back to pwrite (the old path). The writable mapping is unmapped before
+// the file is trimmed (Seal), zeroed (Reset) or closed. Read-only opens never
+// map it writable. Why, with measurements: docs/architecture.md, "Indexes"
+// (one pwrite per index per batch that earned an entry: 16,000 pwrite64 calls
+// per million records in 8-partition, 125-record batches).
 //
 // When the segment rolls or the log closes the file is trimmed to its entries.
 // After a crash the entry count of an active index cannot be known from the
