@@ -218,7 +218,11 @@ const diskFull: Generator = async (seed) => {
       for (let tries = 0; tries < 20_000 && fullErrors < 5; tries++) {
         const base = log.logEndOffset;
         const tag = `df${seed}.${n++}`;
-        const count = between(r, 1, 10);
+        // At most as many records as fit in maxMessageBytes uncompressed (a value is
+        // up to maxValue bytes plus its tag), so that the only refusal is the disk's:
+        // 10 values of 8,000 bytes made a 65,627-byte batch for a 64 KiB limit
+        // (replay disk-full:2009783429), a BatchTooLargeError, rightly.
+        const count = between(r, 1, Math.min(10, Math.floor((segmentBytes - 1024) / (maxValue + 128))));
         const records = Array.from({ length: count }, (_, j) => recordFor(tag, base + j, maxValue));
         try {
           const res = await log.append(records, { acks: pick(r, ['written', 'durable'] as const), compression: r() < 0.3 ? 'lz4' : 'none' });
