@@ -219,8 +219,8 @@ function put64(buf: Buffer, pos: number, value: number): void {
  *
  * Byte stores, not Buffer's writeInt32BE & co.: every field was range-checked
  * where it was resolved (encode options, the measure, the producer), and the
- * 17 checked calls cost 375 ns a batch, a tenth of a W3 append (one batch per
- * record there).
+ * 17 checked calls cost ~300 ns a batch (295–391 ns in a loop of 1 M headers;
+ * these stores 66–99 ns), a tenth of a W3 append (one batch per record there).
  */
 export function writeBatchHeader(buf: Buffer, start: number, end: number, h: Readonly<BatchHeaderFields>): void {
   if (start < 0 || end - start < RECORDS_OFFSET || end > buf.length) {
