@@ -80,6 +80,8 @@ export class SendOp {
   now = -1;
   remaining: number;
   settled = false;
+  /** In the producer's list of accepted sends not yet over (see Producer.#track). */
+  tracked = false;
   resolve!: (v: RecordMetadata | RecordMetadata[]) => void;
   reject!: (err: unknown) => void;
   readonly promise: Promise<RecordMetadata | RecordMetadata[]>;
@@ -101,6 +103,11 @@ export class SendOp {
     if (this.#ended) return Promise.resolve();
     this.#finished ??= new Promise((res) => (this.#resolveFinished = res));
     return this.#finished;
+  }
+
+  /** True once the send is over (settled or failed). */
+  get ended(): boolean {
+    return this.#ended;
   }
 
   /** The send is over (settled or failed). */
@@ -332,7 +339,8 @@ export class Accumulator {
         if (q.placing.length !== 0) q.placing.length = 0;
         q.placingBytes = 0;
       }
-      touched.length = 0;
+      // pop() is inlined; setting length is a runtime call (~50 ns a send in P3).
+      while (touched.length !== 0) touched.pop();
     }
   }
 

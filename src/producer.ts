@@ -80,7 +80,16 @@ export class Producer {
   /** Each send's records are measured here, then written into their batches. */
   readonly #measure = new RecordsMeasure();
   readonly #waiting: Pending[] = [];
-  readonly #outstanding = new Set<SendOp>();
+  /**
+   * Accepted sends, in order, [#outHead, #outEnd): those not over yet, and
+   * over ones not yet passed by #outHead (dropped when the array fills). A Set
+   * cost an add, a delete and now and then a rehash per send (~1.5 % of P3).
+   */
+  readonly #outstanding: (SendOp | undefined)[] = [];
+  #outHead = 0;
+  #outEnd = 0;
+  /** Sends in #outstanding that are not over. */
+  #outLive = 0;
   #buffered = 0;
   #immediate: NodeJS.Immediate | null = null;
   #lingerTimer: NodeJS.Timeout | null = null;
@@ -208,7 +217,12 @@ export class Producer {
   async flush(): Promise<void> {
     this.#flushing++;
     try {
-      const ops = [...this.#outstanding, ...this.#waiting.map((w) => w.op)];
+      const ops: SendOp[] = [];
+      for (let i = this.#outHead; i < this.#outEnd; i++) {
+        const op = this.#outstanding[i] as SendOp;
+        if (!op.ended) ops.push(op);
+      }
+      for (const w of this.#waiting) ops.push(w.op);
       this.#scheduleDrain(true);
       await Promise.all(ops.map((o) => o.finished));
     } finally {
@@ -381,7 +395,7 @@ export class Producer {
     }
     const bytes = estimateAll(m);
     this.#buffered += bytes;
-    this.#outstanding.add(op);
+    this.#track(op);
     if (op.acks === 'none') {
       // Resolved once accepted; offsets are unknown (-1).
       op.settled = true;
@@ -412,16 +426,15 @@ export class Producer {
   }
 
   #settle(op: SendOp): void {
-    this.#outstanding.delete(op);
     if (!op.settled) {
       op.settled = true;
       op.resolve(op.single ? op.results[0] : op.results);
     }
     op.done();
+    this.#untrack(op);
   }
 
   #fail(op: SendOp, err: unknown): void {
-    this.#outstanding.delete(op);
     if (!op.settled) {
       op.settled = true;
       op.reject(err);
@@ -429,6 +442,43 @@ export class Producer {
       this.#unreported.push(err);
     }
     op.done();
+    this.#untrack(op);
+  }
+
+  /**
+   * An accepted send joins #outstanding. When the array is full and at most
+   * half its sends are still live, the ones that are over are dropped first
+   * (amortized O(1) a send).
+   */
+  #track(op: SendOp): void {
+    const list = this.#outstanding;
+    op.tracked = true;
+    this.#outLive++;
+    const used = this.#outEnd - this.#outHead;
+    if (this.#outEnd === list.length && used >= 64 && 2 * this.#outLive <= used) {
+      let k = 0;
+      for (let i = this.#outHead; i < this.#outEnd; i++) {
+        const o = list[i] as SendOp;
+        if (!o.ended) list[k++] = o;
+      }
+      for (let i = k; i < this.#outEnd; i++) list[i] = undefined;
+      this.#outHead = 0;
+      this.#outEnd = k;
+    }
+    list[this.#outEnd++] = op;
+  }
+
+  /** A send is over: #outHead passes the sends at the front that are over (every one over: the array is empty again). */
+  #untrack(op: SendOp): void {
+    if (!op.tracked) return; // failed while it waited: never accepted
+    op.tracked = false;
+    this.#outLive--;
+    const list = this.#outstanding;
+    let h = this.#outHead;
+    const end = this.#outEnd;
+    while (h < end && (list[h] as SendOp).ended) list[h++] = undefined;
+    if (h === end) h = this.#outEnd = 0;
+    this.#outHead = h;
   }
 }
 

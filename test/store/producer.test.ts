@@ -207,6 +207,40 @@ describe('acknowledgement and compression', () => {
     expect(flush).toHaveBeenCalledTimes(1); // one batch, one group-commit wait
   });
 
+  it('flush() waits for a send still unacknowledged behind hundreds that finished after it', async () => {
+    const store = await openStore();
+    await store.createTopic('t');
+    const log = store.log('t', 0);
+    const real = log.flush.bind(log);
+    const gate = deferred();
+    // The durable send's group-commit wait is held until the gate opens.
+    vi.spyOn(log, 'flush').mockImplementation(() => gate.promise.then(() => real()));
+    const p = store.producer({ acks: 'written' });
+    let durableDone = false;
+    const durable = p.send({ topic: 't', value: 'd' }, { acks: 'durable' }).then((m) => {
+      durableDone = true;
+      return m;
+    });
+    const round = (r: number) => Promise.all(Array.from({ length: 150 }, (_, i) => p.send({ topic: 't', value: `${r}-${i}` })));
+    // Each round's sends finish while the durable one, accepted first, is still open: the
+    // producer's list of sends then holds one live send before 150 or 300 finished ones.
+    await round(1);
+    await round(2);
+    const last = round(3);
+    let flushed = false;
+    const flush = p.flush().then(() => (flushed = true));
+    await last;
+    for (let i = 0; i < 5; i++) await nextTurn();
+    expect(durableDone).toBe(false);
+    expect(flushed).toBe(false);
+    gate.resolve();
+    await flush;
+    expect(durableDone).toBe(true);
+    expect((await durable).offset).toBe(0);
+    expect(log.logEndOffset).toBe(451);
+    expect(log.durableOffset).toBeGreaterThanOrEqual(1);
+  });
+
   it("reports the failure of an acks 'none' send at the next flush()", async () => {
     const store = await openStore();
     await store.createTopic('t');
