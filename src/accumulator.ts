@@ -193,8 +193,11 @@ export class PartitionQueue {
   }
 
   get open(): Batch | undefined {
-    const last = this.batches[this.batches.length - 1];
-    return last !== undefined && !last.closed ? last : undefined;
+    // Not batches[length - 1] on an empty list: the key -1 is a property name, a slow generic lookup.
+    const n = this.batches.length;
+    if (n === 0) return undefined;
+    const last = this.batches[n - 1];
+    return last.closed ? undefined : last;
   }
 
   get partition(): Partition | null {
