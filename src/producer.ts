@@ -121,9 +121,10 @@ export class Producer {
       drainLater: () => this.#scheduleDrain(false),
       drainEverything: () => this.#flushing > 0 || this.options.lingerMs === 0 || this.#waiting.length > 0,
     });
+    this.#sender.start();
   }
 
-  /** The producer id and epoch (null before the first send of an idempotent producer, or when not idempotent). */
+  /** The producer id and epoch (null when not idempotent, and until the store has allocated it: it asks at creation). */
   get producerId(): { producerId: number; epoch: number } | null {
     return this.#sender.producerId;
   }

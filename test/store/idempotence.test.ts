@@ -9,6 +9,7 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
+  CorruptMetadataError,
   DiskFullError,
   OutOfOrderSequenceError,
   ProducerFencedError,
@@ -75,6 +76,29 @@ describe('producer ids and sequence numbers', () => {
       [3, 0, 0],
       [2, 1, 0],
     ]);
+  });
+
+  it('asks for its producer id when created, before any send; a failed allocation fails its sends', async () => {
+    const dir = tempDir();
+    const store = await openStore(dir);
+    await store.createTopic('t');
+    const p = store.producer();
+    const plain = store.producer({ idempotent: false });
+    await vi.waitFor(() => expect(p.producerId).toEqual({ producerId: 0, epoch: 0 }));
+    // Persisted before anything was sent.
+    expect(JSON.parse(readFileSync(join(dir, 'producer-ids.json'), 'utf8')).nextProducerId).toBe(1);
+    expect(store.log('t', 0).logEndOffset).toBe(0);
+    await p.send({ topic: 't', value: 'a' });
+    await plain.send({ topic: 't', value: 'b' });
+    expect(plain.producerId).toBeNull();
+    expect(batchHeaders(store.log('t', 0)).map((h) => h.producerId)).toEqual([0, -1]);
+
+    writeFileSync(join(dir, 'producer-ids.json'), '{"version": 1, "nextProducerId": "x"}');
+    const broken = store.producer();
+    await expect(broken.send({ topic: 't', value: 'c' })).rejects.toBeInstanceOf(CorruptMetadataError);
+    await expect(broken.send({ topic: 't', value: 'd' })).rejects.toBeInstanceOf(CorruptMetadataError);
+    expect(broken.producerId).toBeNull();
+    expect(values(store, 't', 0)).toEqual(['a', 'b']);
   });
 
   it('numbers each partition’s batches from 0, by record count; a non-idempotent producer writes no producer id', async () => {
