@@ -10,6 +10,7 @@ import { appendFileSync, existsSync, readFileSync, readdirSync, rmSync, statSync
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Log, type LogOptions, type ProducerRecord } from '../../src/index.js';
+import { verifyLog } from '../../src/testing/index.js';
 import { makeRecord, tempDir } from '../helpers.js';
 import {
   type ModelRecord,
@@ -375,6 +376,37 @@ describe('what opening scans', () => {
 });
 
 describe('leftover files', () => {
+  it('a roll a kill interrupted (the next empty .log and its .index, no .timeindex) is finished by open', async () => {
+    const dir = tempDir('tidelog-roll-kill-');
+    const batches = batchesFrom(0, Array.from({ length: 30 }, (_, i) => 1 + (i % 4)));
+    const model = modelOfBatches(batches);
+    await writeLog(dir, batches);
+    const end = model.length;
+    // Segment::Create makes the .log, then the .index, then the .timeindex: killed in between.
+    writeFileSync(segPath(dir, end, '.log'), '');
+    writeFileSync(segPath(dir, end, '.index'), Buffer.alloc(OPTIONS.maxIndexBytes as number));
+    markUnclean(dir, end);
+    expect((await verifyLog(dir)).issues).toEqual([
+      { file: segPath(dir, end, '.timeindex'), offset: -1, position: -1, problem: 'index file is missing (it will be rebuilt on open)' },
+    ]);
+    const log = await Log.open(dir, OPTIONS);
+    try {
+      expect(log.recovery.clean).toBe(false);
+      expect(log.recovery.problems).toEqual([]);
+      checkAll(log, model);
+      expect(log.segments().at(-1)).toMatchObject({ baseOffset: end, nextOffset: end, active: true });
+      const more = batchesFrom(end, [3, 2]);
+      for (const b of more) log.appendSync(b);
+      checkAll(log, modelOfBatches([...batches, ...more]));
+      checkLookups(log, modelOfBatches([...batches, ...more]));
+    } finally {
+      await log.close();
+    }
+    expect(existsSync(segPath(dir, end, '.timeindex'))).toBe(true);
+    expect((await verifyLog(dir)).issues).toEqual([]);
+  });
+
+
   it('removes *.deleted, *.cleaned and *.tmp files and index files without a log', async () => {
     const dir = tempDir('tidelog-leftover-');
     const batches = batchesFrom(0, Array.from({ length: 40 }, (_, i) => 1 + (i % 5)));
