@@ -108,6 +108,7 @@ const CASES = {
     params: (o) => ({ n: o.n, variant: 'append', compression: 'lz4', compressible: true }),
   },
   'plain.write': { module: 'workloads/plain.js', fn: 'plainWrite', params: (o) => ({ n: o.n }) },
+  'plain.write8': { module: 'workloads/plain.js', fn: 'plainWriteFiles', params: (o) => ({ n: o.n, files: 8, perWrite: 125 }) },
   w2: { module: 'workloads/log-write.js', fn: 'w2', params: (o) => ({ n: o.n }) },
   'plain.durable': { module: 'workloads/plain.js', fn: 'plainDurable', params: (o) => ({ n: o.n }) },
   w3: { module: 'workloads/log-write.js', fn: 'w3', params: (o) => ({ n: o.n3 }) },
@@ -141,7 +142,7 @@ const RAW_W1 = ['w1.appendSync', 'w1.append', 'w1.lz4.appendSync', 'w1.lz4.appen
 const WORKLOADS = {
   W1: [...RAW_W1],
   DISK: ['w1.appendSync'],
-  PLAIN: ['plain.write', 'plain.durable', 'plain.read'],
+  PLAIN: ['plain.write', 'plain.write8', 'plain.durable', 'plain.read'],
   W2: ['w2'],
   W3: ['w3'],
   W4: ['w4.readRecords', 'w4.records', 'micro.forAwait'],
@@ -149,7 +150,7 @@ const WORKLOADS = {
   W6: ['w6'],
   W7: [],
   NAPI: ['napi'],
-  P1: ['p1.1.none', 'p1.8.none', 'p1.1.lz4', 'p1.8.lz4', ...RAW_W1, 'append.1x1000', 'append.8x125'],
+  P1: ['p1.1.none', 'p1.8.none', 'p1.1.lz4', 'p1.8.lz4', ...RAW_W1, 'plain.write', 'plain.write8', 'append.1x1000', 'append.8x125'],
   P3: ['p3', 'w3'],
 };
 
@@ -367,6 +368,10 @@ function buildRows(opts, get, spread) {
     const v = metric(k, 'recPerSec');
     row('P1', label, k, 'recPerSec', 'rec/s', null, raw ? `raw log (best path) ${fmtValue(raw, 'rec/s')}` : 'raw W1 not run');
     if (raw) rows.push({ section: 'P1', label: `${label}: producer / raw`, case: k, value: v / raw, unit: '%', target: ['>=', 0.85], note: '', spread: null });
+  }
+  if (has('plain.write8')) {
+    const one = metric('plain.write', 'recPerSec');
+    row('P1', 'plain file write to 8 files, 125-row writes round robin, then fdatasync (P1 8-partition floor)', 'plain.write8', 'recPerSec', 'rec/s', null, one ? `${((100 * metric('plain.write8', 'recPerSec')) / one).toFixed(0)} % of the plain write to 1 file` : '');
   }
   for (const [k, label] of [
     ['append.1x1000', 'pre-encoded batches appended: 1 log, 1,000 records/batch (1,000 calls)'],

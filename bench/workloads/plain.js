@@ -3,8 +3,9 @@
 // CRC, no index. Not a product: the floor of JS overhead on this machine,
 // reported beside W1 (write) and W4 (read); plainDurable (100 rows, then
 // fdatasync, on the event loop) is the floor of W2 and shows what the disk
-// allowed during the run.
-import { closeSync, fdatasyncSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+// allowed during the run; plainWriteFiles (the rows in writes of 125, round
+// robin over 8 files) is the floor of P1 with 8 partitions.
+import { closeSync, fdatasync, fdatasyncSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { check } from '../lib/check.js';
 import { KEY_BYTES, PAYLOAD_BYTES, VALUE_BYTES, makeData } from '../lib/data.js';
@@ -45,6 +46,50 @@ function writePlain(path, records, chunk = CHUNK_RECORDS, syncEach = false) {
   const ns = nowNs() - t0;
   closeSync(fd);
   return ns;
+}
+
+/**
+ * The rows in writes of `perWrite` rows, round robin over `files` files (as
+ * P1 with 8 partitions writes its logs), each chunk copied into one reused
+ * Buffer and written with fs.writeSync; then every file is fdatasynced, in
+ * parallel on the libuv pool (as the logs' sync threads do). Timed: copies,
+ * writes, syncs.
+ */
+export async function plainWriteFiles({ n, files, perWrite }) {
+  const { records } = makeData(n);
+  const root = makeTempDir('plain');
+  const fds = [];
+  try {
+    for (let f = 0; f < files; f++) fds.push(openSync(join(root, `records-${f}.bin`), 'w'));
+    const positions = new Array(files).fill(0);
+    const buf = Buffer.allocUnsafe(perWrite * PAYLOAD_BYTES);
+    collectGarbage();
+    const t0 = nowNs();
+    for (let i = 0, w = 0; i < records.length; i += perWrite, w++) {
+      const end = Math.min(records.length, i + perWrite);
+      let o = 0;
+      for (let j = i; j < end; j++) {
+        const r = records[j];
+        buf.set(r.key, o);
+        buf.set(r.value, o + KEY_BYTES);
+        const ts = r.timestamp;
+        buf.writeUInt32BE(Math.floor(ts / 4294967296), o + TS_AT);
+        buf.writeUInt32BE(ts >>> 0, o + TS_AT + 4);
+        o += PAYLOAD_BYTES;
+      }
+      const f = w % files;
+      writeSync(fds[f], buf, 0, o, positions[f]);
+      positions[f] += o;
+    }
+    await Promise.all(fds.map((fd) => new Promise((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())))));
+    const ns = nowNs() - t0;
+    const total = positions.reduce((a, b) => a + b, 0);
+    check(total === n * PAYLOAD_BYTES, `wrote ${total} bytes, expected ${n * PAYLOAD_BYTES}`);
+    return { metrics: { recPerSec: n / (ns / 1e9), seconds: ns / 1e9 }, info: { files, perWrite } };
+  } finally {
+    for (const fd of fds) closeSync(fd);
+    removeDir(root);
+  }
 }
 
 /** Node's FastBuffer: the view constructor tidelog's decoder uses (src/record/decode.ts), so both build views alike. */
