@@ -5,7 +5,8 @@
  * Files at the top of the data directory:
  *   topics.json         the topics, their partition counts and config overrides
  *                       (and topics whose deletion has begun); atomic writes
- *   producer-ids.json   the producer id counter and named producers' epochs
+ *   producer-ids.json   the producer id counter (past the blocks reserved for
+ *                       unnamed producers) and named producers' epochs
  *   .meta-lock/         the metadata lock (src/metadata-file.ts)
  *
  * Crash consistency of topic changes. topics.json is the only truth, and each
@@ -56,6 +57,14 @@ export const MAX_PARTITIONS = 10_000;
 const TOPIC_NAME = /^[a-zA-Z0-9._-]+$/;
 const INTERNAL_PREFIX = '__';
 const EPOCH_MAX = 0x7fff;
+/**
+ * Unnamed producers take their ids from a block reserved in producer-ids.json
+ * (its counter moved past the block before any id of it is used), as Kafka's
+ * ProducerIdManager reserves blocks of 1,000: a writer store reserves one
+ * when it opens, so creating a producer costs no durable write. Ids of a
+ * block left unused are skipped, never reused.
+ */
+export const PRODUCER_ID_BLOCK = 1000;
 /** Producer-state snapshots are written after this many appended bytes (or segmentBytes, if smaller). */
 const SNAPSHOT_INTERVAL_BYTES = 64 * 1024 * 1024;
 /** How often idle producer ids are expired (Kafka's producer.id.expiration.check.interval.ms). */
@@ -264,6 +273,8 @@ export class Store {
   /** Epoch of each named producer id allocated by this store (in-process fencing). */
   readonly #epochs = new Map<number, number>();
   readonly #creating = new Map<string, Promise<TopicState>>();
+  /** Ids [next, end) reserved for unnamed producers (see PRODUCER_ID_BLOCK). */
+  #idBlock = { next: 0, end: 0 };
   #queue: Promise<unknown> = Promise.resolve();
   #closing: Promise<void> | null = null;
   #timer: NodeJS.Timeout | null = null;
@@ -300,6 +311,9 @@ export class Store {
     await withMetadataLock(store.dir, async () => {
       const meta = await finishDeletes(store.dir, await readTopicsFile(store.dir));
       await store.#openTopics(meta);
+      // Best effort: without a block (a corrupt producer-ids.json, a full disk) the
+      // first producer reserves one, and fails with the reason if it cannot.
+      await store.#reserveIdBlock().catch(() => undefined);
     });
     const every = Math.min(resolved.producerIdExpirationMs, EXPIRATION_CHECK_MS);
     store.#timer = setInterval(() => store.#expireProducers(), every);
@@ -614,28 +628,55 @@ export class Store {
     return t;
   }
 
-  /** A producer id (and epoch) from producer-ids.json: a fresh id, or for a named producer the next epoch of its id. */
+  /**
+   * A producer id (and epoch): for an unnamed producer the next id of the
+   * reserved block (reserving a new block when it is used up); for a named
+   * one, under the metadata lock, its id with the next epoch (or a fresh id),
+   * persisted in producer-ids.json before it is returned.
+   */
   #allocateProducerId(name: string | undefined): Promise<{ producerId: number; epoch: number }> {
+    if (name === undefined && this.#idBlock.next < this.#idBlock.end) {
+      return Promise.resolve({ producerId: this.#idBlock.next++, epoch: 0 });
+    }
     const run = this.#queue.then(() =>
       withMetadataLock(this.dir, async () => {
-        const path = join(this.dir, PRODUCER_IDS_FILE);
-        const raw = (await readJsonFile(path)) as ProducerIdsFile | null;
-        const f: ProducerIdsFile = raw ?? { version: METADATA_VERSION, nextProducerId: 0, names: {} };
-        if (f.version !== METADATA_VERSION || !Number.isSafeInteger(f.nextProducerId) || f.nextProducerId < 0 || typeof f.names !== 'object' || f.names === null) {
-          throw new CorruptMetadataError(`${path}: not a producer-ids file of version ${METADATA_VERSION}`);
+        if (name === undefined) {
+          // Another allocation queued before this one may have reserved a block.
+          if (this.#idBlock.next >= this.#idBlock.end) await this.#reserveIdBlock();
+          return { producerId: this.#idBlock.next++, epoch: 0 };
         }
+        const { path, f } = await this.#readProducerIds();
         let id: { producerId: number; epoch: number };
-        const known = name === undefined ? undefined : f.names[name];
+        const known = f.names[name];
         if (known !== undefined && known.epoch < EPOCH_MAX) id = { producerId: known.producerId, epoch: known.epoch + 1 };
         else id = { producerId: f.nextProducerId++, epoch: 0 };
-        if (name !== undefined) f.names[name] = id;
+        f.names[name] = id;
         await writeJsonAtomic(path, f);
-        if (name !== undefined) this.#epochs.set(id.producerId, id.epoch);
+        this.#epochs.set(id.producerId, id.epoch);
         return id;
       }),
     );
     this.#queue = run.catch(() => undefined);
     return run;
+  }
+
+  async #readProducerIds(): Promise<{ path: string; f: ProducerIdsFile }> {
+    const path = join(this.dir, PRODUCER_IDS_FILE);
+    const raw = (await readJsonFile(path)) as ProducerIdsFile | null;
+    const f: ProducerIdsFile = raw ?? { version: METADATA_VERSION, nextProducerId: 0, names: {} };
+    if (f.version !== METADATA_VERSION || !Number.isSafeInteger(f.nextProducerId) || f.nextProducerId < 0 || typeof f.names !== 'object' || f.names === null) {
+      throw new CorruptMetadataError(`${path}: not a producer-ids file of version ${METADATA_VERSION}`);
+    }
+    return { path, f };
+  }
+
+  /** Under the metadata lock: moves the persisted counter past a new block of PRODUCER_ID_BLOCK ids, then hands them out. */
+  async #reserveIdBlock(): Promise<void> {
+    const { path, f } = await this.#readProducerIds();
+    const start = f.nextProducerId;
+    f.nextProducerId = start + PRODUCER_ID_BLOCK;
+    await writeJsonAtomic(path, f);
+    this.#idBlock = { next: start, end: start + PRODUCER_ID_BLOCK };
   }
 
   #expireProducers(): void {

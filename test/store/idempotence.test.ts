@@ -16,6 +16,7 @@ import {
   Store,
   encodeBatch,
 } from '../../src/index.js';
+import { PRODUCER_ID_BLOCK } from '../../src/store.js';
 import { native } from '../../src/native.js';
 import { snapshotFileName } from '../../src/producer-state.js';
 import { tempDir } from '../helpers.js';
@@ -42,7 +43,7 @@ function batch(producerId: number, epoch: number, baseSequence: number, n: numbe
 }
 
 describe('producer ids and sequence numbers', () => {
-  it('allocates producer ids from a persisted counter; a named producer keeps its id and bumps its epoch', async () => {
+  it('allocates ids from a block reserved at open (unnamed) or from the persisted counter (named, keeping its id, next epoch)', async () => {
     const dir = tempDir();
     let store = await openStore(dir);
     await store.createTopic('t');
@@ -54,50 +55,77 @@ describe('producer ids and sequence numbers', () => {
     expect(b.producerId).toEqual({ producerId: 1, epoch: 0 });
     const w1 = store.producer({ name: 'writer' });
     await w1.send({ topic: 't', value: 'w1' });
-    expect(w1.producerId).toEqual({ producerId: 2, epoch: 0 });
+    expect(w1.producerId).toEqual({ producerId: PRODUCER_ID_BLOCK, epoch: 0 });
     await store.close();
+    // A reopened store reserves the next block: the rest of the old one is skipped, never reused.
     store = await openStore(dir);
     const c = store.producer();
     await c.send({ topic: 't', value: 'c' });
-    expect(c.producerId).toEqual({ producerId: 3, epoch: 0 });
+    expect(c.producerId).toEqual({ producerId: PRODUCER_ID_BLOCK + 1, epoch: 0 });
     const w2 = store.producer({ name: 'writer' });
     await w2.send({ topic: 't', value: 'w2' });
-    expect(w2.producerId).toEqual({ producerId: 2, epoch: 1 });
+    expect(w2.producerId).toEqual({ producerId: PRODUCER_ID_BLOCK, epoch: 1 });
     expect(JSON.parse(readFileSync(join(dir, 'producer-ids.json'), 'utf8'))).toEqual({
       version: 1,
-      nextProducerId: 4,
-      names: { writer: { producerId: 2, epoch: 1 } },
+      nextProducerId: 2 * PRODUCER_ID_BLOCK + 1,
+      names: { writer: { producerId: PRODUCER_ID_BLOCK, epoch: 1 } },
     });
     const headers = batchHeaders(store.log('t', 0));
     expect(headers.map((h) => [h.producerId, h.producerEpoch, h.baseSequence])).toEqual([
       [0, 0, 0],
       [1, 0, 0],
-      [2, 0, 0],
-      [3, 0, 0],
-      [2, 1, 0],
+      [PRODUCER_ID_BLOCK, 0, 0],
+      [PRODUCER_ID_BLOCK + 1, 0, 0],
+      [PRODUCER_ID_BLOCK, 1, 0],
     ]);
   });
 
-  it('asks for its producer id when created, before any send; a failed allocation fails its sends', async () => {
+  it('reserves the next block once the reserved one is used up, one block for concurrent producers', async () => {
     const dir = tempDir();
     const store = await openStore(dir);
     await store.createTopic('t');
+    const first = Array.from({ length: PRODUCER_ID_BLOCK }, () => store.producer());
+    await vi.waitFor(() => expect(first.every((p) => p.producerId !== null)).toBe(true));
+    expect(first.map((p) => p.producerId?.producerId)).toEqual(Array.from({ length: PRODUCER_ID_BLOCK }, (_, i) => i));
+    const idsFile = () => JSON.parse(readFileSync(join(dir, 'producer-ids.json'), 'utf8')).nextProducerId;
+    expect(idsFile()).toBe(PRODUCER_ID_BLOCK);
+    const more = [store.producer(), store.producer()];
+    await vi.waitFor(() => expect(more.every((p) => p.producerId !== null)).toBe(true));
+    expect(more.map((p) => p.producerId)).toEqual([
+      { producerId: PRODUCER_ID_BLOCK, epoch: 0 },
+      { producerId: PRODUCER_ID_BLOCK + 1, epoch: 0 },
+    ]);
+    expect(idsFile()).toBe(2 * PRODUCER_ID_BLOCK);
+    await more[1].send({ topic: 't', value: 'x' });
+    expect(batchHeaders(store.log('t', 0))[0].producerId).toBe(PRODUCER_ID_BLOCK + 1);
+  });
+
+  it('has its producer id when created, before any send; a failed allocation fails its sends', async () => {
+    const dir = tempDir();
+    let store = await openStore(dir);
+    await store.createTopic('t');
+    // The block was reserved (persisted) when the store opened, before any producer.
+    expect(JSON.parse(readFileSync(join(dir, 'producer-ids.json'), 'utf8')).nextProducerId).toBe(PRODUCER_ID_BLOCK);
     const p = store.producer();
     const plain = store.producer({ idempotent: false });
     await vi.waitFor(() => expect(p.producerId).toEqual({ producerId: 0, epoch: 0 }));
-    // Persisted before anything was sent.
-    expect(JSON.parse(readFileSync(join(dir, 'producer-ids.json'), 'utf8')).nextProducerId).toBe(1);
     expect(store.log('t', 0).logEndOffset).toBe(0);
     await p.send({ topic: 't', value: 'a' });
     await plain.send({ topic: 't', value: 'b' });
     expect(plain.producerId).toBeNull();
     expect(batchHeaders(store.log('t', 0)).map((h) => h.producerId)).toEqual([0, -1]);
 
+    // A named producer reads producer-ids.json when created: a corrupt file fails its sends.
     writeFileSync(join(dir, 'producer-ids.json'), '{"version": 1, "nextProducerId": "x"}');
-    const broken = store.producer();
-    await expect(broken.send({ topic: 't', value: 'c' })).rejects.toBeInstanceOf(CorruptMetadataError);
-    await expect(broken.send({ topic: 't', value: 'd' })).rejects.toBeInstanceOf(CorruptMetadataError);
-    expect(broken.producerId).toBeNull();
+    const named = store.producer({ name: 'n' });
+    await expect(named.send({ topic: 't', value: 'c' })).rejects.toBeInstanceOf(CorruptMetadataError);
+    await expect(named.send({ topic: 't', value: 'd' })).rejects.toBeInstanceOf(CorruptMetadataError);
+    expect(named.producerId).toBeNull();
+    await store.close();
+    // A store opens without a block when it cannot reserve one; its unnamed producers then fail with the reason.
+    store = await openStore(dir);
+    const unnamed = store.producer();
+    await expect(unnamed.send({ topic: 't', value: 'e' })).rejects.toBeInstanceOf(CorruptMetadataError);
     expect(values(store, 't', 0)).toEqual(['a', 'b']);
   });
 
@@ -243,7 +271,8 @@ describe('partition.appendBatches (the broker path)', () => {
     // The old instance is fenced even on a partition the new one has not written to.
     const err = await old.send({ topic: 't', partition: 0, value: 'zombie' }).catch((e) => e);
     expect(err).toBeInstanceOf(ProducerFencedError);
-    expect(err.message).toMatch(/producer "orders-writer" \(id 0, epoch 0\) is fenced/);
+    // Named producers take their ids from the counter, past the block reserved for unnamed ones.
+    expect(err.message).toMatch(/producer "orders-writer" \(id 1000, epoch 0\) is fenced/);
     await expect(old.send({ topic: 't', partition: 0, value: 'again' })).rejects.toBeInstanceOf(ProducerFencedError);
     expect(values(store, 't', 0)).toEqual(['old']);
     expect((await current.send({ topic: 't', partition: 0, value: 'fine' })).offset).toBe(1);
