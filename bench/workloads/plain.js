@@ -15,6 +15,21 @@ import { makeTempDir, removeDir } from '../lib/tmp.js';
 const CHUNK_RECORDS = 1000;
 const TS_AT = KEY_BYTES + VALUE_BYTES;
 
+/** Copies records [from, to) into `buf` as 124-byte rows; returns the bytes copied. */
+function copyRows(records, from, to, buf) {
+  let o = 0;
+  for (let j = from; j < to; j++) {
+    const r = records[j];
+    buf.set(r.key, o);
+    buf.set(r.value, o + KEY_BYTES);
+    const ts = r.timestamp;
+    buf.writeUInt32BE(Math.floor(ts / 4294967296), o + TS_AT);
+    buf.writeUInt32BE(ts >>> 0, o + TS_AT + 4);
+    o += PAYLOAD_BYTES;
+  }
+  return o;
+}
+
 /**
  * Copies each chunk of `chunk` records into one reused Buffer and writes it
  * with fs.writeSync; one fsync at the end, or an fdatasync after every chunk
@@ -27,17 +42,7 @@ function writePlain(path, records, chunk = CHUNK_RECORDS, syncEach = false) {
   let position = 0;
   const t0 = nowNs();
   for (let i = 0; i < records.length; i += chunk) {
-    const end = Math.min(records.length, i + chunk);
-    let o = 0;
-    for (let j = i; j < end; j++) {
-      const r = records[j];
-      buf.set(r.key, o);
-      buf.set(r.value, o + KEY_BYTES);
-      const ts = r.timestamp;
-      buf.writeUInt32BE(Math.floor(ts / 4294967296), o + TS_AT);
-      buf.writeUInt32BE(ts >>> 0, o + TS_AT + 4);
-      o += PAYLOAD_BYTES;
-    }
+    const o = copyRows(records, i, Math.min(records.length, i + chunk), buf);
     writeSync(fd, buf, 0, o, position);
     position += o;
     if (syncEach) fdatasyncSync(fd);
@@ -66,17 +71,7 @@ export async function plainWriteFiles({ n, files, perWrite }) {
     collectGarbage();
     const t0 = nowNs();
     for (let i = 0, w = 0; i < records.length; i += perWrite, w++) {
-      const end = Math.min(records.length, i + perWrite);
-      let o = 0;
-      for (let j = i; j < end; j++) {
-        const r = records[j];
-        buf.set(r.key, o);
-        buf.set(r.value, o + KEY_BYTES);
-        const ts = r.timestamp;
-        buf.writeUInt32BE(Math.floor(ts / 4294967296), o + TS_AT);
-        buf.writeUInt32BE(ts >>> 0, o + TS_AT + 4);
-        o += PAYLOAD_BYTES;
-      }
+      const o = copyRows(records, i, Math.min(records.length, i + perWrite), buf);
       const f = w % files;
       writeSync(fds[f], buf, 0, o, positions[f]);
       positions[f] += o;
