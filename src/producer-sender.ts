@@ -71,9 +71,10 @@ export class Sender {
 
   /**
    * An idempotent producer asks the store for its id (and epoch) as soon as it
-   * is created, as Kafka's does with InitProducerId, so that its first send
-   * need not wait for that durable write (~5 ms on the dev box). A failure
-   * ends the producer (`fatal`).
+   * is created, as Kafka's does with InitProducerId: the next id of the store's
+   * reserved block for an unnamed producer, a durable write of
+   * producer-ids.json for a named one, which its first send then need not wait
+   * for. A failure ends the producer (`fatal`).
    */
   start(): void {
     if (this.#options.idempotent) void this.#allocateId();
