@@ -10,6 +10,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -154,28 +155,20 @@ Status File::WriteZeros(uint64_t offset, uint64_t len) {
   return Status::OK();
 }
 
-#if defined(__linux__)
 namespace {
 
-// Writeback requests run on one background thread of the process, not on the
-// caller's: sync_file_range(WRITE) submits the range's dirty pages and, while
-// the device's queue is full, waits for room (p50 0.55 ms per 4 MiB on the dev
-// box, but single calls of 113 ms were seen: a stall of the JS thread that
-// appends). Each request holds a duplicate of the descriptor, so it outlives
-// the File. The queue is bounded: past kMaxPending the caller does the call
-// itself, which is the old behaviour and paces a writer that outruns the disk.
-class WritebackQueue {
+// A thread of the process that runs small tasks in order, off the caller's
+// thread. Started on first use, never stopped or destroyed (a task may still
+// run while the process exits). Bounded: past max_pending, Enqueue refuses and
+// the caller does the work itself or goes without.
+class BackgroundQueue {
  public:
-  static WritebackQueue& Instance() {
-    // Never destroyed: the thread may still run while the process exits.
-    static WritebackQueue* q = new WritebackQueue();
-    return *q;
-  }
+  explicit BackgroundQueue(size_t max_pending) : max_pending_(max_pending) {}
 
-  // False when the request was not queued (queue full, no descriptor, no thread).
-  bool Enqueue(int fd, uint64_t offset, uint64_t len) {
+  // False when the task was not queued (queue full, no thread).
+  bool Enqueue(std::function<void()> task) {
     std::unique_lock<std::mutex> g(mu_);
-    if (pending_.size() >= kMaxPending) return false;
+    if (pending_.size() >= max_pending_) return false;
     if (!started_) {
       started_ = true;
       try {
@@ -186,16 +179,14 @@ class WritebackQueue {
       }
     }
     if (!running_) return false;
-    int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    if (dup < 0) return false;
-    pending_.push_back({dup, offset, len});
+    pending_.push_back(std::move(task));
     enqueued_total_++;
     g.unlock();
     wake_.notify_one();
     return true;
   }
 
-  // Waits until every request queued before the call has been made and its descriptor closed.
+  // Waits until every task queued before the call has run (and let go of what it held).
   void Drain() {
     std::unique_lock<std::mutex> g(mu_);
     uint64_t target = enqueued_total_;
@@ -203,53 +194,73 @@ class WritebackQueue {
   }
 
  private:
-  struct Request {
-    int fd;
-    uint64_t offset, len;
-  };
-  static constexpr size_t kMaxPending = 64;
-
   void Loop() {
     std::unique_lock<std::mutex> g(mu_);
     for (;;) {
       wake_.wait(g, [&] { return !pending_.empty(); });
-      Request r = pending_.front();
+      std::function<void()> task = std::move(pending_.front());
       pending_.pop_front();
       g.unlock();
-      ::sync_file_range(r.fd, static_cast<off_t>(r.offset), static_cast<off_t>(r.len), SYNC_FILE_RANGE_WRITE);
-      ::close(r.fd);
+      task();
+      task = nullptr;  // its captures (descriptors, files) go before it counts as done
       g.lock();
       done_total_++;
       idle_.notify_all();
     }
   }
 
+  const size_t max_pending_;
   std::mutex mu_;
   std::condition_variable wake_, idle_;
-  std::deque<Request> pending_;
+  std::deque<std::function<void()>> pending_;
   uint64_t enqueued_total_ = 0;
-  uint64_t done_total_ = 0;  // requests made and their descriptors closed
+  uint64_t done_total_ = 0;  // tasks run and their captures released
   bool started_ = false, running_ = false;
 };
 
+// Writeback requests (File::StartWriteback) run on a thread of their own, not
+// on the appending one: sync_file_range(WRITE) submits the range's dirty pages
+// and, while the device's queue is full, waits for room (p50 0.55 ms per 4 MiB
+// on the dev box, but single calls of 113 ms were seen: a stall of the JS
+// thread that appends). Each request holds a duplicate of the descriptor, so it
+// outlives the File. Past 64 waiting requests the caller makes the call itself,
+// which paces a writer that outruns the disk.
+BackgroundQueue& WritebackTasks() {
+  static BackgroundQueue* q = new BackgroundQueue(64);
+  return *q;
+}
+
+// RunInBackground's thread: separate from the writeback one, whose calls can
+// wait for the device for a long time.
+BackgroundQueue& OtherTasks() {
+  static BackgroundQueue* q = new BackgroundQueue(256);
+  return *q;
+}
+
 }  // namespace
-#endif
 
 void File::StartWriteback(uint64_t offset, uint64_t len) {
 #if defined(__linux__)
-  if (!WritebackQueue::Instance().Enqueue(fd_, offset, len)) {
-    ::sync_file_range(fd_, static_cast<off_t>(offset), static_cast<off_t>(len), SYNC_FILE_RANGE_WRITE);
+  int dup = ::fcntl(fd_, F_DUPFD_CLOEXEC, 0);
+  if (dup >= 0 && WritebackTasks().Enqueue([dup, offset, len] {
+        ::sync_file_range(dup, static_cast<off_t>(offset), static_cast<off_t>(len), SYNC_FILE_RANGE_WRITE);
+        ::close(dup);
+      })) {
+    return;
   }
+  if (dup >= 0) ::close(dup);
+  ::sync_file_range(fd_, static_cast<off_t>(offset), static_cast<off_t>(len), SYNC_FILE_RANGE_WRITE);
 #else
   (void)offset;
   (void)len;
 #endif
 }
 
-void DrainWriteback() {
-#if defined(__linux__)
-  WritebackQueue::Instance().Drain();
-#endif
+bool RunInBackground(std::function<void()> task) { return OtherTasks().Enqueue(std::move(task)); }
+
+void DrainBackground() {
+  WritebackTasks().Drain();
+  OtherTasks().Drain();
 }
 
 Status File::DataSync() {

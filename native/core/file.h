@@ -11,6 +11,7 @@
 #include <sys/uio.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -59,9 +60,14 @@ class File {
   std::string path_;
 };
 
-// Waits until every writeback request made so far (StartWriteback) is done and
-// its duplicate descriptor closed: a closed log then holds no descriptor.
-void DrainWriteback();
+// Runs `task` on a background thread of the process (one thread, tasks in
+// order). False when it was not queued (too many waiting, no thread): the
+// caller does without. The task must own what it uses (shared_ptr captures).
+bool RunInBackground(std::function<void()> task);
+// Waits until every writeback request (StartWriteback) and background task
+// made so far is done and has let go of what it held: a closed log then holds
+// no descriptor.
+void DrainBackground();
 // fsync a directory so that creates, renames and unlinks in it are durable.
 Status SyncDir(const std::string& dir);
 // Write `data` to dir/name atomically: temp file, fsync, rename, fsync dir.

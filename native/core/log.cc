@@ -723,6 +723,8 @@ std::unique_ptr<SyncJob> Log::PrepareSync(bool force_checkpoint) {
     job->zero_tail_file = active->log_file();
     job->zero_tail = active->zero_tail();
   }
+  job->held_tail = active->zero_tail();
+  job->held_tail->Hold();
   return job;
 }
 
@@ -807,7 +809,7 @@ Status Log::Close() {
   segments_.clear();
   head_.reset();
   lock_.reset();
-  DrainWriteback();
+  DrainBackground();
   return st;
 }
 

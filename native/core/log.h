@@ -82,6 +82,13 @@ struct SegmentInfo {
 
 // Work that runs off the JS thread: make everything appended so far durable.
 struct SyncJob {
+  SyncJob() = default;
+  SyncJob(const SyncJob&) = delete;
+  SyncJob& operator=(const SyncJob&) = delete;
+  // Lets the active segment's prefill write again (ZeroTail::Hold, taken by PrepareSync).
+  ~SyncJob() {
+    if (held_tail) held_tail->Release();
+  }
   std::vector<std::shared_ptr<File>> files;
   // fsync'ed, not fdatasync'ed: their zero tail was cut off (a smaller size).
   std::vector<std::shared_ptr<File>> trimmed_files;
@@ -90,6 +97,10 @@ struct SyncJob {
   std::shared_ptr<File> zero_tail_file;
   std::shared_ptr<ZeroTail> zero_tail;
   uint64_t zero_tail_target = 0;
+  // Held from PrepareSync until the job is gone: a prefill (segment.h) never
+  // writes between a job's preparation and its acknowledgements, so what the
+  // job acknowledges never follows a write its fdatasync did not cover.
+  std::shared_ptr<ZeroTail> held_tail;
   std::string dir;
   bool sync_dir = false;
   bool write_checkpoint = false;

@@ -26,6 +26,12 @@ constexpr uint64_t kMapSlack = 1u << 20;
 // past the last chunk boundary below segment_bytes (none for small segments).
 constexpr uint64_t kZeroTailAhead = 2u << 20;
 constexpr uint64_t kZeroTailRefill = 1u << 20;
+// During bulk appends (more than a chunk appended since the last sync) the
+// background thread keeps a shorter tail ahead of the appends: refilled when
+// fewer than kPrefillRefill bytes are left, up to kPrefillAhead past them.
+// Short, because a sync writes the dirty zeros too.
+constexpr uint64_t kPrefillAhead = 4 * kZeroTailChunk;
+constexpr uint64_t kPrefillRefill = 2 * kZeroTailChunk;
 
 uint64_t RoundUp(uint64_t n, uint64_t to) { return (n + to - 1) / to * to; }
 
@@ -39,24 +45,56 @@ bool IsZeroTail(const uint8_t* data, uint64_t from, uint64_t size) {
   return true;
 }
 
+bool ZeroTail::WriteChunk(File* file, uint64_t target, uint64_t* start, uint64_t* n, Status* st) {
+  *start = file_end.load(std::memory_order_relaxed);
+  if (stopped || *start >= target) return false;
+  *n = std::min((*start / kZeroTailChunk + 1) * kZeroTailChunk, target) - *start;
+  // The size first, then the zeros: a process killed inside the write leaves a
+  // size that is still a chunk multiple (the tail reads as zeros), never a torn tail.
+  *st = file->Truncate(*start + *n);
+  if (st->ok()) *st = file->WriteZeros(*start, *n);
+  if (!st->ok()) {
+    file->Truncate(*start);  // best effort: no partial chunk past file_end
+    return false;
+  }
+  file_end.store(*start + *n, std::memory_order_release);
+  return true;
+}
+
 Status ZeroTail::Extend(File* file, uint64_t target) {
   for (;;) {
     uint64_t start, n;
+    Status st;
     {
       std::lock_guard<std::mutex> g(mu);
-      start = file_end.load(std::memory_order_relaxed);
-      if (stopped || start >= target) return Status::OK();
-      n = std::min((start / kZeroTailChunk + 1) * kZeroTailChunk, target) - start;
-      Status st = file->WriteZeros(start, n);
-      if (!st.ok()) {
-        file->Truncate(start);  // best effort: no partial chunk past file_end
-        return st;
-      }
-      file_end.store(start + n, std::memory_order_release);
+      if (!WriteChunk(file, target, &start, &n, &st)) return st;
     }
     // Outside the lock: it may wait for the disk's queue.
     file->StartWriteback(start, n);
   }
+}
+
+void ZeroTail::Prefill(File* file, uint64_t target, uint64_t from_epoch) {
+  for (;;) {
+    std::lock_guard<std::mutex> g(mu);
+    uint64_t start, n;
+    Status st;
+    if (held.load(std::memory_order_relaxed) || epoch.load(std::memory_order_relaxed) != from_epoch ||
+        !WriteChunk(file, target, &start, &n, &st)) {
+      return;
+    }
+  }
+}
+
+void ZeroTail::Hold() {
+  std::lock_guard<std::mutex> g(mu);  // waits for a chunk being written
+  held.store(true, std::memory_order_relaxed);
+  epoch.fetch_add(1, std::memory_order_relaxed);
+}
+
+void ZeroTail::Release() {
+  std::lock_guard<std::mutex> g(mu);
+  held.store(false, std::memory_order_relaxed);
 }
 
 bool Segment::WantsZeroTail(uint64_t* target) const {
@@ -216,11 +254,37 @@ Status Segment::Append(std::vector<struct iovec>& iov, const std::vector<PlacedB
   for (const PlacedBatch& b : batches) Track(b, &off, &time);
   size_ += total;
   next_offset_ = batches.back().header.next_offset();
-  if (cfg_.writeback_bytes > 0 && size_ >= writeback_from_ + cfg_.writeback_bytes) {
-    log_->StartWriteback(writeback_from_, size_ - writeback_from_);
-    writeback_from_ = size_;
+  // Writeback up to a chunk boundary only: pages of the zero tail come in
+  // chunk-sized folios, written back whole; one the appends have not filled yet
+  // would reach the disk twice.
+  uint64_t settled = size_ / kZeroTailChunk * kZeroTailChunk;
+  if (cfg_.writeback_bytes > 0 && settled >= writeback_from_ + cfg_.writeback_bytes) {
+    log_->StartWriteback(writeback_from_, settled - writeback_from_);
+    writeback_from_ = settled;
   }
+  MaybePrefill();
   return FlushEntries(off, time);
+}
+
+void Segment::MaybePrefill() {
+  // Small syncs: the sync job keeps the tail (and writes it back). Bulk appends:
+  // a write into pages that are already in the page cache costs the JS thread a
+  // third of one that adds them (docs/architecture.md, "Prefill").
+  if (size_ - synced_size <= kZeroTailChunk || sealed_ || !cfg_.writable || opened_size_ > size_) return;
+  uint64_t end = tail_->file_end.load(std::memory_order_acquire);
+  uint64_t cap = cfg_.segment_bytes / kZeroTailChunk * kZeroTailChunk;
+  if (end >= std::min(size_ + kPrefillRefill, cap)) return;
+  uint64_t target = std::min(RoundUp(size_ + kPrefillAhead, kZeroTailChunk), cap);
+  if (target <= end || tail_->held.load(std::memory_order_relaxed)) return;
+  if (tail_->prefill_queued.exchange(true, std::memory_order_acq_rel)) return;
+  uint64_t epoch = tail_->epoch.load(std::memory_order_relaxed);
+  std::shared_ptr<ZeroTail> tail = tail_;
+  std::shared_ptr<File> file = log_;
+  bool queued = RunInBackground([tail, file, target, epoch] {
+    tail->Prefill(file.get(), target, epoch);
+    tail->prefill_queued.store(false, std::memory_order_release);
+  });
+  if (!queued) tail_->prefill_queued.store(false, std::memory_order_release);
 }
 
 Status Segment::Corruption(uint64_t position, int64_t offset, const std::string& what) const {

@@ -88,8 +88,29 @@ struct ZeroTail {
   std::mutex mu;
   std::atomic<uint64_t> file_end{0};
   bool stopped = false;  // under mu: sealed, no zeros may be added
-  // Runs on a sync job's thread: writes zeros from file_end up to target.
+  // Under mu: a sync job of the log is prepared and not finished (Hold/Release).
+  // Prefill writes nothing meanwhile, and one queued before the job was
+  // prepared (an older epoch) writes nothing at all.
+  std::atomic<bool> held{false};
+  std::atomic<uint64_t> epoch{0};
+  // A prefill task is queued or running (at most one per tail).
+  std::atomic<bool> prefill_queued{false};
+
+  // Runs on a sync job's thread, before its fdatasync: writes zeros from
+  // file_end up to target and starts their writeback.
   Status Extend(File* file, uint64_t target);
+  // Runs on the background thread (Segment::Append queues it during bulk
+  // appends): writes zeros from file_end up to target, unless a sync job was
+  // prepared since `epoch` was read or is running. No writeback: appends
+  // overwrite them in the page cache first.
+  void Prefill(File* file, uint64_t target, uint64_t epoch);
+  // The JS thread, around a sync job: no prefill writes from Hold until Release.
+  void Hold();
+  void Release();
+
+ private:
+  // Writes one chunk at file_end (at most up to target), under mu; false when there is nothing (more) to write.
+  bool WriteChunk(File* file, uint64_t target, uint64_t* start, uint64_t* n, Status* st);
 };
 
 // A batch placed in the log: where and what.
@@ -232,6 +253,9 @@ class Segment {
   // process (see mapped_file.h), under the zero tail's lock (a sync job may be
   // extending the file).
   Status CutFile(uint64_t size);
+  // During bulk appends, asks the background thread to extend the zero tail
+  // ahead of them (ZeroTail::Prefill) when it runs short.
+  void MaybePrefill();
   // Cuts the zero tail off and stops it growing (Seal).
   Status TrimTail();
   // Index bookkeeping for one batch at `position`; entries are buffered in *off/*time.

@@ -181,7 +181,7 @@ describe('sync coverage (LD_PRELOAD trace)', () => {
     const { trace, stderr, root } = tracedRun();
     const { problems, marks } = syncViolations(trace, root);
     expect(marks, 'every mark of the child is in the trace').toBe(stderr.split('\n').filter((l) => l.startsWith('MARK ')).length);
-    expect(marks).toBe(30 + 6 + 40 + 4 + 1);
+    expect(marks).toBe(30 + 6 + 7 + 40 + 4 + 1); // the first log, the bulk log, the store, the snapshots
     expect(problems).toEqual([]);
 
     // The trace holds the addon's calls and those of Node's fs (the store's topics.json).
@@ -190,6 +190,9 @@ describe('sync coverage (LD_PRELOAD trace)', () => {
     expect(lines).toContain(`fdatasync\t0\t${firstLog}`);
     expect(lines).toContain(`fsync\t0\t${root}/store/topics.json.tmp`);
     expect(lines).toContain(`rename\t0\t${root}/store/topics.json.tmp\t${root}/store/topics.json`);
+    // The bulk log's prefill ran: zeros written (pwrite; appends use pwritev) by the background thread.
+    const bulkLog = `${root}/bulk/00000000000000000000.log`;
+    expect(lines.some((l) => l.startsWith('pwrite\t') && l.endsWith(`\t${bulkLog}`))).toBe(true);
 
     // The same trace with one sync taken out fails, for each kind of sync: the
     // first problem is at the first mark after the dropped line, and the file or

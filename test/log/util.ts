@@ -319,3 +319,12 @@ export async function runChild(script: string, arg: unknown) {
   }
   return { ...exit, lines, stderr: child.stderr };
 }
+
+/** True when every byte of `buf` is zero (a zero tail, docs/architecture.md). */
+export function isZero(buf: Buffer): boolean {
+  for (const b of buf) if (b !== 0) return false;
+  return true;
+}
+
+/** The 256 KiB chunk a zero tail grows by (kZeroTailChunk, native/core/segment.h). */
+export const ZERO_TAIL_CHUNK = 256 * 1024;

@@ -14,10 +14,11 @@ import { Log, verifyLog } from '../../src/index.js';
 import { crashChild, readHead, simulatePowerLoss } from '../../src/testing/index.js';
 import { ensureDist } from '../crash/util.js';
 import { tempDir } from '../helpers.js';
+import { ZERO_TAIL_CHUNK, isZero } from './util.js';
 // @ts-expect-error: plain ESM helper shared with the child process
 import { zeroTailRecord } from './zero-tail-writer.mjs';
 
-const CHUNK = 256 * 1024; // kZeroTailChunk (native/core/segment.h)
+const CHUNK = ZERO_TAIL_CHUNK;
 const WRITER = join(import.meta.dirname, 'zero-tail-writer.mjs');
 const record = zeroTailRecord as (offset: number) => { key: string; value: Buffer; timestamp: number };
 
@@ -40,11 +41,6 @@ function checkRecords(log: Log, from = 0): number {
   }
   expect(log.readRecords(log.logEndOffset)).toEqual([]);
   return n;
-}
-
-function isZero(buf: Buffer): boolean {
-  for (const b of buf) if (b !== 0) return false;
-  return true;
 }
 
 describe('zero tail', () => {
