@@ -221,8 +221,8 @@ class BackgroundQueue {
 // Writeback requests (File::StartWriteback) run on a thread of their own, not
 // on the appending one: sync_file_range(WRITE) submits the range's dirty pages
 // and, while the device's queue is full, waits for room (p50 0.55 ms per 4 MiB
-// on the dev box, but single calls of 113 ms were seen: a stall of the JS
-// thread that appends). Each request holds a duplicate of the descriptor, so it
+// request on the dev box, but single calls of 113 ms were seen: a stall of the
+// JS thread that appends). Each request holds a duplicate of the descriptor, so it
 // outlives the File. Past 64 waiting requests the caller makes the call itself,
 // which paces a writer that outruns the disk.
 BackgroundQueue& WritebackTasks() {

@@ -56,7 +56,7 @@ struct SegmentConfig {
   // Start the kernel's writeback of appended bytes every this many bytes
   // (sync_file_range WRITE, no wait), so a later sync finds them on their way
   // to disk; 0: never (RocksDB's bytes_per_sync).
-  uint64_t writeback_bytes = 4u << 20;
+  uint64_t writeback_bytes = 1u << 20;
 };
 
 std::string SegmentFileName(const std::string& dir, int64_t base_offset, const char* suffix);

@@ -1,6 +1,6 @@
 /**
  * Writeback while appending (docs/architecture.md, "Writeback while
- * appending"): every 4 MiB appended to a segment, a background thread asks the
+ * appending"): every 1 MiB appended to a segment, a background thread asks the
  * kernel to start writing them back, with a duplicate of the segment's
  * descriptor. Checked here: those duplicates never outlive close() (close
  * waits for the requests made before it), a log reopened after many requests
@@ -51,7 +51,7 @@ describe('writeback requests', () => {
     const before = fds();
     for (let c = 0; c < 4; c++) {
       const log = await Log.open(join(root, `log-${c}`));
-      // ~23 MiB: five writeback requests, the last ones made just before close.
+      // ~23 MiB: over twenty writeback requests, the last ones made just before close.
       for (let b = 0; b < 24; b++) log.appendSync(batch(log.logEndOffset));
       await log.close();
       expect(fds()).toBe(before);
