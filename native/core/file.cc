@@ -256,6 +256,19 @@ void File::StartWriteback(uint64_t offset, uint64_t len) {
 #endif
 }
 
+void File::SyncInBackground() {
+#if defined(__linux__)
+  int dup = ::fcntl(fd_, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) return;
+  if (!WritebackTasks().Enqueue([dup] {
+        ::fdatasync(dup);
+        ::close(dup);
+      })) {
+    ::close(dup);  // a hint: skipped when the thread is far behind
+  }
+#endif
+}
+
 bool RunInBackground(std::function<void()> task) { return OtherTasks().Enqueue(std::move(task)); }
 
 void DrainBackground() {

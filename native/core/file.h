@@ -51,6 +51,11 @@ class File {
   // a background thread of the process, so the caller does not wait for the
   // device's queue (the caller makes it itself only when that thread is far behind).
   void StartWriteback(uint64_t offset, uint64_t len);
+  // An fdatasync made by the writeback thread, after the writeback requests
+  // queued before it, whose result nobody waits for: the device persists what
+  // it holds now, so a later sync has less to wait for. A hint, never a
+  // guarantee (acknowledgements come from DataSync in a sync job). Linux only.
+  void SyncInBackground();
   Status DataSync();
   Status Sync();
 

@@ -119,6 +119,7 @@ Status Segment::CutFile(uint64_t size) {
     tail_->file_end.store(size, std::memory_order_release);
     opened_size_ = std::min(opened_size_, size);
     writeback_from_ = std::min(writeback_from_, size);
+    sync_hint_from_ = std::min(sync_hint_from_, size);
   }
   return EnsureMapped(size);
 }
@@ -261,6 +262,13 @@ Status Segment::Append(std::vector<struct iovec>& iov, const std::vector<PlacedB
   if (cfg_.writeback_bytes > 0 && settled >= writeback_from_ + cfg_.writeback_bytes) {
     log_->StartWriteback(writeback_from_, settled - writeback_from_);
     writeback_from_ = settled;
+    // Bulk appends (as for the prefill), and only past the last real sync: a
+    // device flush now and then, so the one the next sync waits for is short.
+    uint64_t hinted = std::max(sync_hint_from_, synced_size);
+    if (cfg_.sync_hint_bytes > 0 && size_ - synced_size > kZeroTailChunk && settled >= hinted + cfg_.sync_hint_bytes) {
+      log_->SyncInBackground();
+      sync_hint_from_ = settled;
+    }
   }
   MaybePrefill();
   return FlushEntries(off, time);

@@ -57,6 +57,10 @@ struct SegmentConfig {
   // (sync_file_range WRITE, no wait), so a later sync finds them on their way
   // to disk; 0: never (RocksDB's bytes_per_sync).
   uint64_t writeback_bytes = 1u << 20;
+  // During bulk appends, ask the writeback thread for an fdatasync (a hint,
+  // File::SyncInBackground) every this many bytes appended past the last
+  // sync; 0: never. See docs/architecture.md, "Writeback while appending".
+  uint64_t sync_hint_bytes = 4u << 20;
 };
 
 std::string SegmentFileName(const std::string& dir, int64_t base_offset, const char* suffix);
@@ -286,6 +290,7 @@ class Segment {
   std::unique_ptr<IndexFile> offset_index_;
   std::unique_ptr<IndexFile> time_index_;
   uint64_t writeback_from_ = 0;  // appended bytes below this had their writeback started
+  uint64_t sync_hint_from_ = 0;  // appended bytes below this were covered by a sync hint
   uint64_t size_ = 0;
   int64_t next_offset_ = 0;
   int64_t max_timestamp_ = format::kNoTimestamp;

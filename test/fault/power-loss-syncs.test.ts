@@ -193,6 +193,10 @@ describe('sync coverage (LD_PRELOAD trace)', () => {
     // The bulk log's prefill ran: zeros written (pwrite; appends use pwritev) by the background thread.
     const bulkLog = `${root}/bulk/00000000000000000000.log`;
     expect(lines.some((l) => l.startsWith('pwrite\t') && l.endsWith(`\t${bulkLog}`))).toBe(true);
+    // And its sync hint: the 3 durable appends and 3 flushes fdatasync it once each, the hint
+    // (made during the first ~6 MB, waited for by close) at least once more.
+    const bulkSyncs = lines.slice(0, lines.indexOf('mark\t0\tclose after bulk appends')).filter((l) => l === `fdatasync\t0\t${bulkLog}`);
+    expect(bulkSyncs.length).toBeGreaterThanOrEqual(7);
 
     // The same trace with one sync taken out fails, for each kind of sync: the
     // first problem is at the first mark after the dropped line, and the file or
