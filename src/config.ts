@@ -35,6 +35,14 @@ export interface LogOptions {
   readOnly?: boolean;
   /** Rewrite the recovery-point checkpoint after this many synced bytes (it bounds the scan after a crash). @default 16777216 (16 MiB) */
   checkpointIntervalBytes?: number;
+  /**
+   * During bulk appends (more than 256 KiB since the last sync), ask a background
+   * thread for an fdatasync every this many bytes appended past the last sync:
+   * a hint that acknowledges nothing, so that the next sync (a flush at the end
+   * of a load) finds little left to persist. 0: never (each hint is a device
+   * cache flush no append asked for). @default 4194304 (4 MiB)
+   */
+  syncHintBytes?: number;
 }
 
 export type ResolvedLogOptions = Readonly<{
@@ -50,6 +58,7 @@ export type ResolvedLogOptions = Readonly<{
   messageTimestampType: TimestampType;
   readOnly: boolean;
   checkpointIntervalBytes: number;
+  syncHintBytes: number;
 }>;
 
 export const LOG_DEFAULTS: ResolvedLogOptions = Object.freeze({
@@ -65,6 +74,7 @@ export const LOG_DEFAULTS: ResolvedLogOptions = Object.freeze({
   messageTimestampType: 'CreateTime',
   readOnly: false,
   checkpointIntervalBytes: 16 * 1024 * 1024,
+  syncHintBytes: 4 * 1024 * 1024,
 });
 
 export type Check = (name: string, value: unknown) => void;
@@ -118,6 +128,7 @@ const LOG_CHECKS: Record<keyof ResolvedLogOptions, Check> = {
   messageTimestampType: oneOf('CreateTime', 'LogAppendTime'),
   readOnly: bool,
   checkpointIntervalBytes: int(0, Number.MAX_SAFE_INTEGER),
+  syncHintBytes: int(0, Number.MAX_SAFE_INTEGER),
 };
 
 export function describe(value: unknown): string {

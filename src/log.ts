@@ -207,6 +207,7 @@ export class Log {
       maxIndexBytes: resolved.maxIndexBytes,
       maxMessageBytes: resolved.maxMessageBytes,
       checkpointIntervalBytes: resolved.checkpointIntervalBytes,
+      syncHintBytes: resolved.syncHintBytes,
       readOnly: resolved.readOnly,
     });
     return new Log(path, resolved, log, recovery);

@@ -14,6 +14,7 @@ export interface NativeLogOptions {
   segmentMs?: number;
   maxMessageBytes?: number;
   checkpointIntervalBytes?: number;
+  syncHintBytes?: number;
   readOnly?: boolean;
 }
 

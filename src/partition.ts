@@ -61,6 +61,8 @@ export interface AppendNow {
 export interface PartitionOpenOptions {
   readOnly: boolean;
   producerIdExpirationMs: number;
+  /** The log option of that name (LogOptions). */
+  syncHintBytes: number;
   /** Write a producer-state snapshot after this many bytes of appends. */
   snapshotIntervalBytes: number;
 }
@@ -119,7 +121,7 @@ export class Partition {
     // Read-only: a partition no writer has opened yet (its first writer may
     // have been killed before it published its head) has nothing to read.
     if (options.readOnly && readHead(dir) === null) return null;
-    const log = await Log.open(dir, logOptionsFor(config, options.readOnly));
+    const log = await Log.open(dir, { ...logOptionsFor(config, options.readOnly), syncHintBytes: options.syncHintBytes });
     if (options.readOnly) return new Partition(topic, index, log, null, config, options.snapshotIntervalBytes);
     try {
       const state = await ProducerStateManager.load(dir, log, options.producerIdExpirationMs, Date.now());

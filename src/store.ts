@@ -33,7 +33,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve as resolvePath } from 'node:path';
-import { checkOptionsObject, describe, rejectUnknownOptions } from './config.js';
+import { LOG_DEFAULTS, checkOptionsObject, describe, rejectUnknownOptions } from './config.js';
 import { InvalidArgumentError, InvalidStateError, LogLockedError, ReadOnlyError } from './errors.js';
 import type { Log } from './log.js';
 import { readJsonFile, syncDir, withMetadataLock, writeJsonAtomic } from './metadata-file.js';
@@ -81,6 +81,8 @@ export interface StoreOptions {
   defaultPartitions?: number;
   /** Forget an idempotent producer id after this long without an append. Kafka `producer.id.expiration.ms`. @default 86400000 (1 day) */
   producerIdExpirationMs?: number;
+  /** Every partition log's syncHintBytes (LogOptions): 0 turns the background fdatasync of bulk appends off. @default 4194304 (4 MiB) */
+  syncHintBytes?: number;
 }
 
 export type ResolvedStoreOptions = Readonly<{
@@ -89,9 +91,10 @@ export type ResolvedStoreOptions = Readonly<{
   defaults: Readonly<TopicConfig>;
   defaultPartitions: number;
   producerIdExpirationMs: number;
+  syncHintBytes: number;
 }>;
 
-const STORE_OPTIONS = ['readOnly', 'autoCreateTopics', 'defaults', 'defaultPartitions', 'producerIdExpirationMs'] as const;
+const STORE_OPTIONS = ['readOnly', 'autoCreateTopics', 'defaults', 'defaultPartitions', 'producerIdExpirationMs', 'syncHintBytes'] as const;
 
 export interface CreateTopicOptions {
   /** @default the store's defaultPartitions (1) */
@@ -195,6 +198,10 @@ function resolveStoreOptions(options: unknown): ResolvedStoreOptions {
   if (typeof expiration !== 'number' || !Number.isSafeInteger(expiration) || expiration < 1) {
     throw new InvalidArgumentError(`option producerIdExpirationMs must be a positive integer, got ${describe(expiration)}`);
   }
+  const syncHintBytes = given.syncHintBytes === undefined ? LOG_DEFAULTS.syncHintBytes : given.syncHintBytes;
+  if (typeof syncHintBytes !== 'number' || !Number.isSafeInteger(syncHintBytes) || syncHintBytes < 0) {
+    throw new InvalidArgumentError(`option syncHintBytes must be a non-negative integer, got ${describe(syncHintBytes)}`);
+  }
   const defaults = checkTopicConfig(given.defaults ?? {}, 'store defaults');
   resolveTopicConfig(defaults); // cross-checks
   return Object.freeze({
@@ -203,6 +210,7 @@ function resolveStoreOptions(options: unknown): ResolvedStoreOptions {
     defaults,
     defaultPartitions,
     producerIdExpirationMs: expiration,
+    syncHintBytes,
   });
 }
 
@@ -602,6 +610,7 @@ export class Store {
     const options = {
       readOnly: this.options.readOnly,
       producerIdExpirationMs: this.options.producerIdExpirationMs,
+      syncHintBytes: this.options.syncHintBytes,
       snapshotIntervalBytes: Math.min(SNAPSHOT_INTERVAL_BYTES, config.segmentBytes),
     };
     const results = await Promise.allSettled(

@@ -674,6 +674,7 @@ Napi::Value OpenLog(const Napi::CallbackInfo& info) {
   int64_t max_index = opts.segment.max_index_bytes;
   int64_t max_message = opts.max_message_bytes;
   int64_t checkpoint_interval = static_cast<int64_t>(opts.checkpoint_interval_bytes);
+  int64_t sync_hint = static_cast<int64_t>(opts.segment.sync_hint_bytes);
   NumOpt nums[] = {
       {"segmentBytes", 14, 2147483647, &segment_bytes},
       {"indexIntervalBytes", 0, 2147483647, &index_interval},
@@ -681,6 +682,7 @@ Napi::Value OpenLog(const Napi::CallbackInfo& info) {
       {"segmentMs", 1, 9007199254740991, &opts.segment_ms},
       {"maxMessageBytes", 0, 2147483647, &max_message},
       {"checkpointIntervalBytes", 0, 9007199254740991, &checkpoint_interval},
+      {"syncHintBytes", 0, 9007199254740991, &sync_hint},
   };
   for (const NumOpt& n : nums) {
     Napi::Value v = o.Get(n.name);
@@ -697,6 +699,7 @@ Napi::Value OpenLog(const Napi::CallbackInfo& info) {
   opts.segment.max_index_bytes = static_cast<uint32_t>(max_index);
   opts.max_message_bytes = static_cast<uint32_t>(max_message);
   opts.checkpoint_interval_bytes = static_cast<uint64_t>(checkpoint_interval);
+  opts.segment.sync_hint_bytes = static_cast<uint64_t>(sync_hint);
   opts.read_only = o.Get("readOnly").ToBoolean().Value();
   auto* w = new OpenWorker(env, std::move(opts));
   Napi::Promise p = w->Promise();

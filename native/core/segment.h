@@ -59,7 +59,8 @@ struct SegmentConfig {
   uint64_t writeback_bytes = 1u << 20;
   // During bulk appends, ask the writeback thread for an fdatasync (a hint,
   // File::SyncInBackground) every this many bytes appended past the last
-  // sync; 0: never. See docs/architecture.md, "Writeback while appending".
+  // sync; 0: never (the log option syncHintBytes). See docs/architecture.md,
+  // "Writeback while appending".
   uint64_t sync_hint_bytes = 4u << 20;
 };
 

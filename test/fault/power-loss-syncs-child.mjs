@@ -48,6 +48,13 @@ for (let round = 0; round < 3; round++) {
 }
 await bulk.close();
 mark('close after bulk appends');
+// The same first ~6 MB with syncHintBytes 0: no fdatasync but the flush's.
+const unhinted = await Log.open(`${root}/bulk-unhinted`, { syncHintBytes: 0 });
+for (let i = 0; i < 60; i++) unhinted.appendSync(big());
+await unhinted.flush();
+mark('flush of a bulk load without sync hints');
+await unhinted.close();
+mark('close of the log without sync hints');
 
 // A store: topics, a durable producer, written sends then flushes, deletion.
 const store = await Store.open(`${root}/store`);

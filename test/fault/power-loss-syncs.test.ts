@@ -181,7 +181,7 @@ describe('sync coverage (LD_PRELOAD trace)', () => {
     const { trace, stderr, root } = tracedRun();
     const { problems, marks } = syncViolations(trace, root);
     expect(marks, 'every mark of the child is in the trace').toBe(stderr.split('\n').filter((l) => l.startsWith('MARK ')).length);
-    expect(marks).toBe(30 + 6 + 7 + 40 + 4 + 1); // the first log, the bulk log, the store, the snapshots
+    expect(marks).toBe(30 + 6 + 7 + 2 + 40 + 4 + 1); // the first log, the bulk logs, the store, the snapshots
     expect(problems).toEqual([]);
 
     // The trace holds the addon's calls and those of Node's fs (the store's topics.json).
@@ -197,6 +197,10 @@ describe('sync coverage (LD_PRELOAD trace)', () => {
     // (made during the first ~6 MB, waited for by close) at least once more.
     const bulkSyncs = lines.slice(0, lines.indexOf('mark\t0\tclose after bulk appends')).filter((l) => l === `fdatasync\t0\t${bulkLog}`);
     expect(bulkSyncs.length).toBeGreaterThanOrEqual(7);
+    // With syncHintBytes 0, the flush's fdatasync is the only one.
+    const unhinted = `${root}/bulk-unhinted/00000000000000000000.log`;
+    const unhintedSyncs = lines.slice(0, lines.indexOf('mark\t0\tclose of the log without sync hints')).filter((l) => l === `fdatasync\t0\t${unhinted}`);
+    expect(unhintedSyncs).toHaveLength(1);
 
     // The same trace with one sync taken out fails, for each kind of sync: the
     // first problem is at the first mark after the dropped line, and the file or

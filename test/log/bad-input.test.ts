@@ -140,6 +140,9 @@ describe('Log.open', () => {
       { messageTimestampType: 'create' },
       { readOnly: 'yes' },
       { checkpointIntervalBytes: -1 },
+      { syncHintBytes: -1 },
+      { syncHintBytes: 0.5 },
+      { syncHintBytes: null },
     ];
     for (const options of bad) {
       await expect(Log.open(dir, options as LogOptions), JSON.stringify(options)).rejects.toBeInstanceOf(InvalidArgumentError);

@@ -188,6 +188,23 @@ describe('topic configuration', () => {
     expect(store.listTopics()).toEqual([]);
     await expect(Store.open(tempDir(), { defaults: { segmentByte: 1 } } as never)).rejects.toThrow(/did you mean 'segmentBytes'/);
     await expect(Store.open(tempDir(), { autoCreateTopic: true } as never)).rejects.toThrow(/did you mean 'autoCreateTopics'/);
+    for (const syncHintBytes of [-1, 1.5, '4MiB', null]) {
+      await expect(Store.open(tempDir(), { syncHintBytes } as never)).rejects.toThrow(/option syncHintBytes must be a non-negative integer/);
+    }
+  });
+
+  it('gives every partition log the store-wide syncHintBytes (default 4 MiB; 0 turns the sync hints off)', async () => {
+    for (const [options, want] of [
+      [{}, 4 * 1024 * 1024],
+      [{ syncHintBytes: 0 }, 0],
+      [{ syncHintBytes: 1 << 20 }, 1 << 20],
+    ] as const) {
+      const store = await openStore(tempDir(), options);
+      await store.createTopic('t', { partitions: 2 });
+      await store.createPartitions('t', 3);
+      for (let p = 0; p < 3; p++) expect(store.log('t', p).options.syncHintBytes, `partition ${p}`).toBe(want);
+      await store.close();
+    }
   });
 
   it('alters overrides at runtime, persists them, resets them, and reopens logs with the new log options', async () => {
