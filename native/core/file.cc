@@ -239,17 +239,36 @@ BackgroundQueue& OtherTasks() {
 
 }  // namespace
 
-void File::StartWriteback(uint64_t offset, uint64_t len) {
 #if defined(__linux__)
-  int dup = ::fcntl(fd_, F_DUPFD_CLOEXEC, 0);
-  if (dup >= 0 && WritebackTasks().Enqueue([dup, offset, len] {
-        ::sync_file_range(dup, static_cast<off_t>(offset), static_cast<off_t>(len), SYNC_FILE_RANGE_WRITE);
+namespace {
+
+// Queues call(d) on the writeback thread, with d a duplicate of `fd` (closed
+// after the call): the request outlives the File. False when it was not queued.
+bool OnWritebackThread(int fd, void (*call)(int d, uint64_t offset, uint64_t len), uint64_t offset, uint64_t len) {
+  int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) return false;
+  if (WritebackTasks().Enqueue([dup, call, offset, len] {
+        call(dup, offset, len);
         ::close(dup);
       })) {
-    return;
+    return true;
   }
-  if (dup >= 0) ::close(dup);
-  ::sync_file_range(fd_, static_cast<off_t>(offset), static_cast<off_t>(len), SYNC_FILE_RANGE_WRITE);
+  ::close(dup);
+  return false;
+}
+
+void WriteBack(int fd, uint64_t offset, uint64_t len) {
+  ::sync_file_range(fd, static_cast<off_t>(offset), static_cast<off_t>(len), SYNC_FILE_RANGE_WRITE);
+}
+
+void DataSyncHint(int fd, uint64_t, uint64_t) { ::fdatasync(fd); }
+
+}  // namespace
+#endif
+
+void File::StartWriteback(uint64_t offset, uint64_t len) {
+#if defined(__linux__)
+  if (!OnWritebackThread(fd_, WriteBack, offset, len)) WriteBack(fd_, offset, len);
 #else
   (void)offset;
   (void)len;
@@ -258,14 +277,7 @@ void File::StartWriteback(uint64_t offset, uint64_t len) {
 
 void File::SyncInBackground() {
 #if defined(__linux__)
-  int dup = ::fcntl(fd_, F_DUPFD_CLOEXEC, 0);
-  if (dup < 0) return;
-  if (!WritebackTasks().Enqueue([dup] {
-        ::fdatasync(dup);
-        ::close(dup);
-      })) {
-    ::close(dup);  // a hint: skipped when the thread is far behind
-  }
+  OnWritebackThread(fd_, DataSyncHint, 0, 0);  // a hint: skipped when the thread is far behind
 #endif
 }
 
