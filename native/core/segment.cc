@@ -265,7 +265,7 @@ Status Segment::Append(std::vector<struct iovec>& iov, const std::vector<PlacedB
     // Bulk appends (as for the prefill), and only past the last real sync: a
     // device flush now and then, so the one the next sync waits for is short.
     uint64_t hinted = std::max(sync_hint_from_, synced_size);
-    if (cfg_.sync_hint_bytes > 0 && size_ - synced_size > kZeroTailChunk && settled >= hinted + cfg_.sync_hint_bytes) {
+    if (cfg_.sync_hint_bytes > 0 && BulkAppending() && settled >= hinted + cfg_.sync_hint_bytes) {
       log_->SyncInBackground();
       sync_hint_from_ = settled;
     }
@@ -278,7 +278,7 @@ void Segment::MaybePrefill() {
   // Small syncs: the sync job keeps the tail (and writes it back). Bulk appends:
   // a write into pages that are already in the page cache costs the JS thread a
   // third of one that adds them (docs/architecture.md, "Prefill").
-  if (size_ - synced_size <= kZeroTailChunk || sealed_ || !cfg_.writable || opened_size_ > size_) return;
+  if (!BulkAppending() || sealed_ || !cfg_.writable || opened_size_ > size_) return;
   uint64_t end = tail_->file_end.load(std::memory_order_acquire);
   uint64_t cap = cfg_.segment_bytes / kZeroTailChunk * kZeroTailChunk;
   if (end >= std::min(size_ + kPrefillRefill, cap)) return;

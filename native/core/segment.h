@@ -258,6 +258,9 @@ class Segment {
   // process (see mapped_file.h), under the zero tail's lock (a sync job may be
   // extending the file).
   Status CutFile(uint64_t size);
+  // More than a chunk appended since the last sync: bulk appends, which the
+  // prefill and the sync hint serve (small syncs keep the tail themselves).
+  bool BulkAppending() const { return size_ - synced_size > kZeroTailChunk; }
   // During bulk appends, asks the background thread to extend the zero tail
   // ahead of them (ZeroTail::Prefill) when it runs short.
   void MaybePrefill();
